@@ -1,0 +1,93 @@
+# ---------------------------------------------------------------------------------------------------
+# Outputs: what the workers, cluster.yaml and operators need
+# ---------------------------------------------------------------------------------------------------
+
+output "queue_url" {
+  description = "Media queue URL: the workers' SQS_QUEUE_URL."
+  value       = aws_sqs_queue.this.url
+}
+
+output "queue_arn" {
+  description = "Media queue ARN."
+  value       = aws_sqs_queue.this.arn
+}
+
+output "dlq_url" {
+  description = "Dead-letter queue URL: the workers' STOCKMIND_DLQ_URL."
+  value       = aws_sqs_queue.dlq.url
+}
+
+output "dlq_arn" {
+  description = "Dead-letter queue ARN."
+  value       = aws_sqs_queue.dlq.arn
+}
+
+output "bucket_name" {
+  description = "Media bucket name: the workers' S3_BUCKET_NAME."
+  value       = aws_s3_bucket.this.bucket
+}
+
+output "bucket_arn" {
+  description = "Media bucket ARN."
+  value       = aws_s3_bucket.this.arn
+}
+
+output "worker_role_name" {
+  description = "IAM role of the media workers."
+  value       = aws_iam_role.this.name
+}
+
+output "worker_role_arn" {
+  description = "IAM role ARN of the media workers."
+  value       = aws_iam_role.this.arn
+}
+
+output "worker_instance_profile_name" {
+  description = "Instance profile of the media workers."
+  value       = aws_iam_instance_profile.this.name
+}
+
+output "worker_instance_profile_arn" {
+  description = "Instance profile ARN: cluster.yaml's worker IamInstanceProfile.Arn."
+  value       = aws_iam_instance_profile.this.arn
+}
+
+output "pass_worker_role_policy_arn" {
+  description = "Policy to attach to the Ray head's role so it may launch workers with the worker profile."
+  value       = aws_iam_policy.pass_worker_role.arn
+}
+
+output "sns_topic_arn" {
+  description = "Alert topic that the queue alarms notify."
+  value       = aws_sns_topic.this.arn
+}
+
+output "worker_log_group_name" {
+  description = "CloudWatch log group of the media workers."
+  value       = aws_cloudwatch_log_group.worker.name
+}
+
+output "application_log_group_name" {
+  description = "CloudWatch log group of the application."
+  value       = aws_cloudwatch_log_group.application.name
+}
+
+output "security_group_id" {
+  description = "Egress-only security group of the media workers."
+  value       = aws_security_group.this.id
+}
+
+output "autoscaling_group_name" {
+  description = "Worker Auto Scaling group, or null when enable_autoscaling is false."
+  value       = one(aws_autoscaling_group.this[*].name)
+}
+
+output "worker_environment" {
+  description = "The seed's worker environment (DATABASE_URL and EMBEDDING_SERVICE_URL are set by the operator)."
+  value = {
+    SQS_QUEUE_URL     = aws_sqs_queue.this.url
+    STOCKMIND_DLQ_URL = aws_sqs_queue.dlq.url
+    S3_BUCKET_NAME    = aws_s3_bucket.this.bucket
+    AWS_REGION        = var.aws_region
+  }
+}
