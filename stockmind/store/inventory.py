@@ -1,0 +1,33 @@
+"""What the store already holds: for the backfill's "skip what is embedded" and for tests."""
+
+import psycopg
+
+
+def embedded_media(
+    conn: psycopg.Connection, *, client_id: str | None = None, model_id: str | None = None
+) -> dict[tuple[str, str], str | None]:
+    """{(bucket, key): etag} of the live (not deleted) media, optionally of one tenant and/or model."""
+    rows = conn.execute(
+        "SELECT bucket, key, etag FROM media WHERE status = 'active'"
+        " AND (%(client_id)s::text IS NULL OR client_id = %(client_id)s)"
+        " AND (%(model_id)s::text IS NULL OR model_id = %(model_id)s)",
+        {"client_id": client_id, "model_id": model_id},
+    )
+    return {(bucket, key): etag for bucket, key, etag in rows}
+
+
+def count_embeddings(conn: psycopg.Connection, client_id: str, *, key: str | None = None) -> int:
+    """How many vectors (images + video frames) a tenant, or one of its keys, has."""
+    (count,) = conn.execute(
+        "SELECT count(*) FROM embeddings e JOIN media m USING (client_id, media_id)"
+        " WHERE e.client_id = %(client_id)s AND (%(key)s::text IS NULL OR m.key = %(key)s)",
+        {"client_id": client_id, "key": key},
+    ).fetchone()
+    return count
+
+
+def count_media(conn: psycopg.Connection, client_id: str, *, status: str = "active") -> int:
+    (count,) = conn.execute(
+        "SELECT count(*) FROM media WHERE client_id = %s AND status = %s", (client_id, status)
+    ).fetchone()
+    return count

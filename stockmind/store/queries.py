@@ -1,0 +1,163 @@
+"""Search SQL: top-k by cosine inside one tenant's partition, videos collapsed to their best frame.
+
+The query reads only the tenant's own embeddings table (and still filters on `client_id`). Small
+tenants, and tenants whose index is deferred during a bulk load, are searched exactly (a sequential
+scan of a few thousand rows is faster than the index and has perfect recall); larger ones use their
+HNSW index. The two differ only in the ORDER BY expression: the index is on
+`embedding::halfvec(D)`, so ordering by the uncast column cannot use it and scans exactly.
+
+Frames of one video compete for the top rows, so the index scan over-fetches (`fetch` rows), the
+outer query keeps the best frame per media, and if that leaves fewer than k hits while the scan was
+full, it is repeated with a larger fetch.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from stockmind.errors import InvalidVector
+from stockmind.media_types import MediaType
+from stockmind.store import partitions
+from stockmind.store.records import SearchHit
+from stockmind.store.validation import normalised
+
+DEFAULT_MAX_K = 100
+# Below this many rows an exact scan answers within a few ms (bench/store.py measures it).
+EXACT_SEARCH_MAX_ROWS = 2000
+# ef_search never below this: recall on clustered data and far-away queries needs the headroom.
+MIN_EF_SEARCH = 100
+MAX_EF_SEARCH = 1000
+OVERFETCH = 4
+MAX_FETCH = 4000
+
+_SEARCH = """
+WITH nearest AS MATERIALIZED (
+    SELECT media_id, timestamp_s, {distance} AS distance
+    FROM {embeddings}
+    WHERE client_id = %(client_id)s AND model_id = {model_id} {filters}
+    ORDER BY distance
+    LIMIT %(fetch)s
+), best AS (
+    SELECT DISTINCT ON (media_id) media_id, timestamp_s, distance FROM nearest ORDER BY media_id, distance
+)
+SELECT m.key, m.bucket, m.sku, m.media_type, 1 - b.distance, b.timestamp_s, (SELECT count(*) FROM nearest)
+FROM best b JOIN {media} m ON m.client_id = %(client_id)s AND m.media_id = b.media_id
+ORDER BY b.distance, m.key
+LIMIT %(k)s
+"""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    index: partitions.TenantIndex
+    exact: bool
+
+
+def search_vectors(
+    conn: psycopg.Connection,
+    client_id: str,
+    vector: np.ndarray,
+    k: int,
+    *,
+    sku: str | None = None,
+    media_type: MediaType | str | None = None,
+    model_id: str | None = None,
+    max_k: int = DEFAULT_MAX_K,
+) -> list[SearchHit]:
+    """The k (at most `max_k`) media of `client_id` closest to `vector` by cosine, best first.
+
+    `model_id` may be left out when the tenant has vectors of one model only. A tenant with no
+    vectors gives []. A vector of the wrong dimension, non-finite or zero raises `InvalidVector`.
+    """
+    if not isinstance(client_id, str) or not client_id:
+        raise ValueError("client_id is required")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    k = min(k, max_k)
+    index = _tenant_index(conn, client_id, model_id, len(vector) if np.ndim(vector) == 1 else None)
+    if index is None:
+        return []
+    query = _query_vector(vector, index)
+    plan = _Plan(index, exact=not index.ready or _estimated_rows(conn, index.table) < EXACT_SEARCH_MAX_ROWS)
+    fetch = min(max(k * OVERFETCH, k), MAX_FETCH)
+    while True:
+        rows = _run(conn, plan, client_id, query, k, fetch, sku, None if media_type is None else str(media_type))
+        fetched = rows[0][6] if rows else 0
+        if len(rows) >= k or fetched < fetch or fetch >= MAX_FETCH:
+            break
+        fetch = min(fetch * OVERFETCH, MAX_FETCH)
+    return [SearchHit(key, bucket, sku_, MediaType(mt), float(score), ts) for key, bucket, sku_, mt, score, ts, _ in rows]
+
+
+def _run(conn, plan: _Plan, client_id, query, k, fetch, sku, media_type) -> list[tuple]:
+    filters = []
+    if sku is not None:
+        filters.append(sql.SQL("AND sku = %(sku)s"))
+    if media_type is not None:
+        filters.append(sql.SQL("AND media_type = %(media_type)s"))
+    dim = sql.Literal(plan.index.dim)
+    if plan.exact:
+        distance = sql.SQL("embedding <=> %(query)s::halfvec")
+    else:
+        distance = sql.SQL("embedding::halfvec({dim}) <=> %(query)s::halfvec({dim})").format(dim=dim)
+    statement = sql.SQL(_SEARCH).format(
+        distance=distance,
+        embeddings=sql.Identifier(plan.index.table),
+        media=sql.Identifier(plan.index.media_table),
+        model_id=sql.Literal(plan.index.model_id),  # a literal, so the planner matches the partial index
+        filters=sql.SQL(" ").join(filters),
+    )
+    params = {"client_id": client_id, "query": query, "k": k, "fetch": fetch, "sku": sku, "media_type": media_type}
+    with conn.transaction():
+        if not plan.exact:
+            _set_index_scan(conn, fetch, iterative=sku is not None or media_type is not None or fetch > MAX_EF_SEARCH)
+        return conn.execute(statement, params, prepare=False).fetchall()
+
+
+def _set_index_scan(conn, fetch: int, *, iterative: bool) -> None:
+    # The scan must see at least `fetch` candidates; filters discard some, so a filtered scan keeps
+    # going (relaxed order: the outer ORDER BY restores exact order among what it returns).
+    ef_search = min(max(fetch, MIN_EF_SEARCH), MAX_EF_SEARCH)
+    conn.execute(
+        "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true)",
+        (str(ef_search), "relaxed_order" if iterative else "off"),
+    )
+
+
+def _tenant_index(conn, client_id: str, model_id: str | None, dim: int | None) -> partitions.TenantIndex | None:
+    if model_id is None:
+        models = conn.execute(
+            "SELECT i.model_id, m.dim FROM tenant_indexes i JOIN models m USING (model_id) WHERE i.client_id = %s",
+            (client_id,),
+        ).fetchall()
+        if len(models) > 1:
+            # Several models (a re-embedding in progress): the query's dimension may still single one out.
+            models = [row for row in models if row[1] == dim]
+            if len(models) != 1:
+                raise ValueError(f"tenant {client_id!r} has vectors of several models; pass model_id")
+        if not models:
+            return None
+        model_id = models[0][0]
+    return partitions.tenant_index(conn, client_id, model_id)
+
+
+def _query_vector(vector: np.ndarray, index: partitions.TenantIndex) -> str:
+    where = f"query for tenant {index.client_id!r}"
+    try:
+        array = np.asarray(vector, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise InvalidVector(f"{where}: the query vector is not numbers ({error})") from None
+    if array.ndim != 1 or array.shape[0] != index.dim:
+        raise InvalidVector(f"{where}: expected a {index.dim}-d vector for model {index.model_id!r}, got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise InvalidVector(f"{where}: the query vector contains NaN or infinity")
+    # halfvec's text form; parameters travel as text so no adapter registration is needed here.
+    return "[" + ",".join(repr(float(v)) for v in normalised(array[None, :], where)[0]) + "]"
+
+
+def _estimated_rows(conn, table: str) -> float:
+    """The planner's row estimate for the table: -1 until it is first analysed (then: use the index)."""
+    (rows,) = conn.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (table,)).fetchone()
+    return float("inf") if rows < 0 else rows

@@ -1,0 +1,60 @@
+"""The values that cross the store's boundary: what the writer takes and what search returns."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from stockmind.media import MediaRef
+from stockmind.media_types import MediaType
+
+
+@dataclass
+class MediaVectors:
+    """The vectors of one media object at one version: one row for an image, one per sampled frame.
+
+    `sequencer`, `event_time` and `version_id` come from the S3 event (or the listing, for a
+    backfill) and decide which of two versions of a key is newer (see `event_is_newer` in schema.py).
+    """
+
+    ref: MediaRef
+    bucket: str
+    etag: str | None
+    model_id: str
+    vectors: np.ndarray
+    timestamps: list[float | None]
+    version_id: str | None = None
+    sequencer: str | None = None
+    size: int | None = None
+    event_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MediaRemoval:
+    """An `ObjectRemoved` event for one key."""
+
+    bucket: str
+    ref: MediaRef
+    sequencer: str | None = None
+    event_time: datetime | None = None
+
+
+@dataclass
+class WriteReport:
+    """What one `write` did: media stored (new or replacing an older version), and media left alone
+    because the store already had them (a replay) or already had something newer (a late event)."""
+
+    stored: int = 0
+    unchanged: int = 0
+    rows: int = 0
+    stored_keys: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    key: str
+    bucket: str
+    sku: str
+    media_type: MediaType
+    score: float
+    timestamp_s: float | None

@@ -1,0 +1,107 @@
+"""The versioned schema, as an ordered list of migrations (SQL kept beside the code that runs it).
+
+Append new migrations; never edit one that has shipped. Why the tables look as they do:
+
+- `media` and `embeddings` are LIST-partitioned by `client_id`: each tenant gets its own pair of
+  tables (created on its first write, see `partitions.py`) and its own HNSW index, so a search runs
+  on that tenant's rows alone (a shared index with a `client_id` filter loses recall, see FACTS).
+- `embedding` is an untyped `halfvec`: models differ in dimension, so each tenant partition gets one
+  partial expression index per model, `((embedding::halfvec(D))) WHERE model_id = '<model>'`.
+  `halfvec` halves the table and index size (and speeds index builds) versus `vector`; for unit
+  vectors its 11-bit mantissa moves cosine scores by ~1e-3, which `bench/store.py` measures as recall
+  against float32 exact search.
+- `media` keeps a row per object key, also after a delete (`status = 'deleted'`, a tombstone), so a
+  late, older `ObjectCreated` event cannot resurrect a deleted object.
+- `event_is_newer` is the single ordering rule for events on one key (see its comment).
+"""
+
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (
+        1,
+        "per-tenant media and embeddings",
+        r"""
+CREATE EXTENSION IF NOT EXISTS vector;
+
+-- S3 sequencers are hex strings of varying length; they compare as numbers once left-padded to equal
+-- length. Stripping leading zeros and prefixing the length gives a key that sorts the same way as text.
+CREATE FUNCTION sequencer_sort_key(sequencer text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT lpad(length(ltrim(upper(sequencer), '0'))::text, 4, '0') || ltrim(upper(sequencer), '0')
+$$;
+
+-- Is event `new` on a key newer than the event that last changed it (`old`)?
+-- 1. Both have an S3 sequencer: compare sequencers (S3's own per-key order).
+-- 2. Else both have an event time: the later (or equal) time wins.
+-- 3. Else nothing to compare: arrival order decides, so the new event wins.
+-- Version ids are opaque (not ordered), so they only identify an object, never order it.
+CREATE FUNCTION event_is_newer(new_sequencer text, new_time timestamptz, old_sequencer text, old_time timestamptz)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN new_sequencer IS NOT NULL AND old_sequencer IS NOT NULL
+            THEN sequencer_sort_key(new_sequencer) COLLATE "C" > sequencer_sort_key(old_sequencer) COLLATE "C"
+        WHEN new_time IS NOT NULL AND old_time IS NOT NULL
+            THEN new_time >= old_time
+        ELSE true
+    END
+$$;
+
+CREATE TABLE models (
+    model_id text PRIMARY KEY,
+    dim integer NOT NULL CHECK (dim BETWEEN 1 AND 4000),  -- 4000: pgvector's HNSW limit for halfvec
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per tenant partition pair; `partition_suffix` names its tables.
+CREATE TABLE tenants (
+    client_id text PRIMARY KEY,
+    partition_suffix text NOT NULL UNIQUE,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- One HNSW index per (tenant, model). 'deferred' while a bulk load fills the partition unindexed.
+CREATE TABLE tenant_indexes (
+    client_id text NOT NULL REFERENCES tenants ON DELETE CASCADE,
+    model_id text NOT NULL REFERENCES models,
+    index_name text NOT NULL UNIQUE,
+    state text NOT NULL CHECK (state IN ('ready', 'deferred')),
+    PRIMARY KEY (client_id, model_id)
+);
+
+CREATE SEQUENCE media_id_seq AS bigint;
+
+CREATE TABLE media (
+    client_id text NOT NULL,
+    media_id bigint NOT NULL DEFAULT nextval('media_id_seq'),
+    bucket text NOT NULL,
+    key text NOT NULL,
+    sku text NOT NULL,
+    media_type text NOT NULL CHECK (media_type IN ('image', 'video')),
+    status text NOT NULL CHECK (status IN ('active', 'deleted')),
+    etag text,
+    version_id text,
+    sequencer text,
+    event_time timestamptz,
+    size bigint,
+    model_id text,
+    frame_count integer NOT NULL DEFAULT 0,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (client_id, bucket, key),
+    UNIQUE (client_id, media_id)
+) PARTITION BY LIST (client_id);
+
+-- sku and media_type are copied from `media` so filters apply inside the index scan, without a join.
+CREATE TABLE embeddings (
+    client_id text NOT NULL,
+    media_id bigint NOT NULL,
+    frame_no integer NOT NULL,
+    timestamp_s real,
+    sku text NOT NULL,
+    media_type text NOT NULL,
+    model_id text NOT NULL,
+    embedding halfvec NOT NULL,
+    PRIMARY KEY (client_id, media_id, frame_no)
+) PARTITION BY LIST (client_id);
+""",
+    ),
+)

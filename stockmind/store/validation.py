@@ -1,0 +1,49 @@
+"""Check vectors at the store's boundary: the right shape and dimension, finite, not zero.
+
+Vectors are normalised here rather than rejected when their norm is off: cosine ranking ignores
+length, so normalising changes no result, and it keeps halfvec's precision the same for every row.
+A zero vector has no direction (cosine is undefined), so it is rejected.
+"""
+
+import numpy as np
+
+from stockmind.errors import InvalidVector
+from stockmind.store.records import MediaVectors
+
+MAX_DIM = 4000  # pgvector's HNSW limit for halfvec
+_MIN_NORM = 1e-6
+
+
+def checked_vectors(item: MediaVectors, expected_dim: int | None = None) -> np.ndarray:
+    """`item.vectors` as unit-norm float32 (N, D); `InvalidVector` says what is wrong and where."""
+    where = f"{item.bucket}/{item.ref.key}"
+    vectors = _as_matrix(item.vectors, where)
+    rows, dim = vectors.shape
+    if rows != len(item.timestamps):
+        raise InvalidVector(f"{where}: {rows} vectors but {len(item.timestamps)} timestamps")
+    if expected_dim is not None and dim != expected_dim:
+        raise InvalidVector(f"{where}: expected {expected_dim}-d vectors for model {item.model_id!r}, got {dim}-d")
+    if not np.isfinite(vectors).all():
+        bad = int(np.argwhere(~np.isfinite(vectors))[0][0])
+        raise InvalidVector(f"{where}: vector {bad} contains NaN or infinity")
+    return normalised(vectors, where)
+
+
+def normalised(vectors: np.ndarray, where: str) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    if (norms < _MIN_NORM).any():
+        bad = int(np.argmax(norms[:, 0] < _MIN_NORM))
+        raise InvalidVector(f"{where}: vector {bad} is zero (cosine similarity is undefined)")
+    return (vectors / norms).astype(np.float32, copy=False)
+
+
+def _as_matrix(value: object, where: str) -> np.ndarray:
+    try:
+        vectors = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise InvalidVector(f"{where}: vectors are not numbers ({error})") from None
+    if vectors.ndim != 2 or vectors.shape[0] == 0 or vectors.shape[1] == 0:
+        raise InvalidVector(f"{where}: expected a non-empty (N, D) array of vectors, got shape {vectors.shape}")
+    if vectors.shape[1] > MAX_DIM:
+        raise InvalidVector(f"{where}: {vectors.shape[1]}-d vectors exceed the {MAX_DIM}-d limit of halfvec indexes")
+    return vectors

@@ -1,0 +1,162 @@
+"""PgVectorWriter: media vectors → rows, idempotently, in one transaction per batch.
+
+One `write` call:
+1. checks every vector (`InvalidVector` before anything is written) and the model's dimension;
+2. makes sure each tenant has its partitions and its index (or a deferred index in bulk mode);
+3. in one transaction: upserts the media rows with one set-based `INSERT ... ON CONFLICT DO UPDATE
+   ... WHERE <newer and not the same object>`, which returns only the media that changed; deletes the
+   old vectors of those; binary-COPYs their new vectors into `embeddings` (routed to the partitions).
+
+Media that the store already has (a replayed event, moto's second event for a multipart upload) and
+events older than the stored version (a late arrival) make the upsert's WHERE false: no row comes
+back, no vector is copied, nothing changes. The vectors go straight into the partitions rather than
+through a staging table, because the media upsert alone decides what to write; copying only those
+rows also makes a replay nearly free.
+"""
+
+import logging
+from collections import defaultdict
+
+import numpy as np
+import psycopg
+from pgvector import HalfVector
+
+from stockmind.errors import InvalidVector
+from stockmind.store import deletes, partitions
+from stockmind.store.connection import connect
+from stockmind.store.ordering import newest_per_key
+from stockmind.store.records import MediaRemoval, MediaVectors, WriteReport
+from stockmind.store.validation import checked_vectors
+
+log = logging.getLogger(__name__)
+
+_UPSERT_MEDIA = """
+INSERT INTO media AS m (client_id, bucket, key, sku, media_type, status, etag, version_id, sequencer,
+                        event_time, size, model_id, frame_count)
+SELECT client_id, bucket, key, sku, media_type, 'active', etag, version_id, sequencer, event_time, size,
+       model_id, frame_count
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+            %s::timestamptz[], %s::bigint[], %s::text[], %s::int[])
+    AS s(client_id, bucket, key, sku, media_type, etag, version_id, sequencer, event_time, size, model_id,
+         frame_count)
+-- A stable lock order, so two writers with overlapping batches cannot deadlock.
+ORDER BY client_id, bucket, key
+ON CONFLICT (client_id, bucket, key) DO UPDATE SET
+    sku = EXCLUDED.sku, media_type = EXCLUDED.media_type, status = 'active', etag = EXCLUDED.etag,
+    version_id = EXCLUDED.version_id, sequencer = EXCLUDED.sequencer, event_time = EXCLUDED.event_time,
+    size = EXCLUDED.size, model_id = EXCLUDED.model_id, frame_count = EXCLUDED.frame_count, updated_at = now()
+WHERE NOT coalesce(m.status = 'active' AND m.etag = EXCLUDED.etag AND m.model_id = EXCLUDED.model_id
+                   AND m.version_id IS NOT DISTINCT FROM EXCLUDED.version_id, false)
+  AND event_is_newer(EXCLUDED.sequencer, EXCLUDED.event_time, m.sequencer, m.event_time)
+RETURNING client_id, bucket, key, media_id
+"""
+
+_COPY_EMBEDDINGS = (
+    "COPY embeddings (client_id, media_id, frame_no, timestamp_s, sku, media_type, model_id, embedding)"
+    " FROM STDIN WITH (FORMAT BINARY)"
+)
+EMBEDDING_COPY_TYPES = ["text", "int8", "int4", "float4", "text", "text", "text", "halfvec"]
+
+
+class PgVectorWriter:
+    """Writes media vectors for any tenant. `bulk=True` (backfills) leaves the HNSW index of a tenant
+    met for the first time unbuilt; `bulk.build_deferred_indexes` builds it after the load."""
+
+    def __init__(self, database_url: str, *, bulk: bool = False):
+        self._database_url = database_url
+        self._bulk = bulk
+        self._conn: psycopg.Connection | None = None
+        self._indexed: set[tuple[str, str]] = set()
+        self._dims: dict[str, int] = {}
+
+    def write(self, items: list[MediaVectors]) -> WriteReport:
+        if not items:
+            return WriteReport()
+        vectors = [checked_vectors(item) for item in items]
+        conn = self._connection()
+        for item, matrix in zip(items, vectors):
+            self._check_dim(conn, item, matrix.shape[1])
+        self._prepare_tenants(conn, items, vectors)
+        keep = newest_per_key(
+            conn, [(i.bucket, i.ref.key) for i in items], [i.sequencer for i in items], [i.event_time for i in items]
+        )
+        with conn.transaction():
+            stored = self._upsert_media(conn, [items[i] for i in keep])
+            deletes.delete_vectors(conn, [(client, media_id) for client, media_id, _ in stored])
+            rows = self._copy_vectors(conn, [(media_id, items[keep[pos]], vectors[keep[pos]]) for _, media_id, pos in stored])
+        report = WriteReport(
+            stored=len(stored), unchanged=len(items) - len(stored), rows=rows,
+            stored_keys=[items[keep[pos]].ref.key for _, _, pos in stored],
+        )
+        log.debug("write: %s", report)
+        return report
+
+    def delete(self, removals: list[MediaRemoval]) -> int:
+        """Apply `ObjectRemoved` events; returns how many media were deleted (stale ones are ignored)."""
+        conn = self._connection()
+        for client_id in {r.ref.client_id for r in removals}:
+            partitions.ensure_tenant(conn, client_id)
+        return deletes.delete_media(conn, removals)
+
+    def delete_client(self, client_id: str) -> bool:
+        """Remove a tenant's media and vectors in one step (its partitions are dropped)."""
+        dropped = partitions.drop_tenant(self._connection(), client_id)
+        self._indexed = {pair for pair in self._indexed if pair[0] != client_id}
+        return dropped
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> "PgVectorWriter":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self._database_url)
+        return self._conn
+
+    def _check_dim(self, conn: psycopg.Connection, item: MediaVectors, dim: int) -> None:
+        if item.model_id not in self._dims:
+            self._dims[item.model_id] = partitions.model_dim(conn, item.model_id, dim)
+        if self._dims[item.model_id] != dim:
+            raise InvalidVector(
+                f"{item.bucket}/{item.ref.key}: expected {self._dims[item.model_id]}-d vectors"
+                f" for model {item.model_id!r}, got {dim}-d"
+            )
+
+    def _prepare_tenants(self, conn, items: list[MediaVectors], vectors: list[np.ndarray]) -> None:
+        for item, matrix in zip(items, vectors):
+            pair = (item.ref.client_id, item.model_id)
+            if pair not in self._indexed:
+                partitions.ensure_index(conn, *pair, matrix.shape[1], defer=self._bulk)
+                self._indexed.add(pair)
+
+    def _upsert_media(self, conn, items: list[MediaVectors]) -> list[tuple[str, int, int]]:
+        """(client_id, media_id, position in `items`) of the media that changed."""
+        columns = [
+            [i.ref.client_id for i in items], [i.bucket for i in items], [i.ref.key for i in items],
+            [i.ref.sku for i in items], [str(i.ref.media_type) for i in items], [i.etag for i in items],
+            [i.version_id for i in items], [i.sequencer for i in items], [i.event_time for i in items],
+            [i.size for i in items], [i.model_id for i in items], [len(i.timestamps) for i in items],
+        ]
+        position = {(i.bucket, i.ref.key): n for n, i in enumerate(items)}
+        rows = conn.execute(_UPSERT_MEDIA, columns).fetchall()
+        return [(client, media_id, position[(bucket, key)]) for client, bucket, key, media_id in rows]
+
+    def _copy_vectors(self, conn, stored: list[tuple[int, MediaVectors, np.ndarray]]) -> int:
+        rows = 0
+        with conn.cursor().copy(_COPY_EMBEDDINGS) as copy:
+            copy.set_types(EMBEDDING_COPY_TYPES)
+            for media_id, item, matrix in stored:
+                for frame_no, (timestamp, vector) in enumerate(zip(item.timestamps, matrix)):
+                    copy.write_row((
+                        item.ref.client_id, media_id, frame_no, timestamp, item.ref.sku,
+                        str(item.ref.media_type), item.model_id, HalfVector(vector),
+                    ))
+                    rows += 1
+        return rows

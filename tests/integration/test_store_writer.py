@@ -1,0 +1,163 @@
+"""PgVectorWriter against a real PostgreSQL + pgvector: round trips, idempotency, event order."""
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from stockmind.errors import InvalidVector
+from stockmind.store import PgVectorWriter, connect, count_embeddings, count_media, embedded_media
+
+from tests.integration.store_factories import BUCKET, DIM, image_key, media, unit, video_key
+
+
+@pytest.fixture
+def writer(database_url):
+    with PgVectorWriter(database_url) as writer:
+        yield writer
+
+
+@pytest.fixture
+def conn(database_url):
+    with connect(database_url) as conn:
+        yield conn
+
+
+def stored_vectors(conn, key: str) -> np.ndarray:
+    rows = conn.execute(
+        "SELECT e.embedding FROM embeddings e JOIN media m USING (client_id, media_id) WHERE m.key = %s"
+        " ORDER BY e.frame_no",
+        (key,),
+    ).fetchall()
+    return np.array([row[0].to_numpy() for row in rows], dtype=np.float32)
+
+
+def stored_etag(conn, key: str) -> str | None:
+    return embedded_media(conn).get((BUCKET, key))
+
+
+def test_vectors_round_trip_as_unit_halfvecs(writer, conn):
+    key = video_key("acme", "sku-1", "clip")
+    vectors = np.stack([unit(1), unit(2), unit(3)]) * 3.0  # not unit-norm: the writer normalises
+    report = writer.write([media(key, vectors, timestamps=[0.0, 1.0, 2.0])])
+
+    assert (report.stored, report.unchanged, report.rows) == (1, 0, 3)
+    expected = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.testing.assert_allclose(stored_vectors(conn, key), expected, atol=1e-3)
+    timestamps = conn.execute("SELECT timestamp_s FROM embeddings ORDER BY frame_no").fetchall()
+    assert [t for (t,) in timestamps] == [0.0, 1.0, 2.0]
+
+
+def test_replaying_an_event_changes_nothing(writer, conn):
+    key = image_key("acme", "sku-1", "photo")
+    item = media(key, unit(1))
+    writer.write([item])
+    before = conn.execute("SELECT media_id, updated_at FROM media").fetchall()
+
+    report = writer.write([item])
+
+    assert (report.stored, report.unchanged, report.rows) == (0, 1, 0)
+    assert conn.execute("SELECT media_id, updated_at FROM media").fetchall() == before
+    assert count_embeddings(conn, "acme") == 1
+
+
+def test_two_events_for_one_multipart_upload_store_it_once(writer, conn):
+    # moto sends ObjectCreated:Put then CompleteMultipartUpload with the same key and eTag.
+    key = image_key("acme", "sku-1", "big")
+    report = writer.write([media(key, unit(1), etag="mp-2", seconds=0), media(key, unit(1), etag="mp-2", seconds=1)])
+    again = writer.write([media(key, unit(1), etag="mp-2", seconds=1)])
+
+    assert report.stored == 1 and again.stored == 0
+    assert count_embeddings(conn, "acme") == 1
+
+
+def test_a_newer_version_replaces_the_old_vectors(writer, conn):
+    key = video_key("acme", "sku-1", "clip")
+    writer.write([media(key, np.stack([unit(1), unit(2)]), etag="v1", seconds=0, timestamps=[0.0, 1.0])])
+
+    report = writer.write([media(key, unit(9), etag="v2", seconds=10, timestamps=[0.5])])
+
+    assert report.stored == 1
+    np.testing.assert_allclose(stored_vectors(conn, key), unit(9)[None, :], atol=1e-3)
+    assert stored_etag(conn, key) == "v2"
+
+
+def test_an_older_late_event_does_not_overwrite_a_newer_version(writer, conn):
+    key = image_key("acme", "sku-1", "photo")
+    writer.write([media(key, unit(2), etag="v2", seconds=10)])
+
+    report = writer.write([media(key, unit(1), etag="v1", seconds=0)])
+
+    assert (report.stored, report.unchanged) == (0, 1)
+    assert stored_etag(conn, key) == "v2"
+    np.testing.assert_allclose(stored_vectors(conn, key), unit(2)[None, :], atol=1e-3)
+
+
+def test_sequencers_order_events_as_left_padded_hex(writer, conn):
+    key = image_key("acme", "sku-1", "photo")
+    # "0FF" < "A0" as text but 0xFF > 0xA0: the rule pads to equal length before comparing.
+    writer.write([media(key, unit(1), etag="newer", sequencer="0FF", seconds=0)])
+    stale = writer.write([media(key, unit(2), etag="older", sequencer="A0", seconds=99)])
+    newer = writer.write([media(key, unit(3), etag="newest", sequencer="0000000100", seconds=0)])
+
+    assert stale.stored == 0 and newer.stored == 1
+    assert stored_etag(conn, key) == "newest"
+
+
+def test_within_one_batch_the_newest_event_for_a_key_wins(writer, conn):
+    key = image_key("acme", "sku-1", "photo")
+    report = writer.write([media(key, unit(2), etag="v2", seconds=10), media(key, unit(1), etag="v1", seconds=0)])
+
+    assert report.stored == 1
+    assert stored_etag(conn, key) == "v2"
+
+
+@pytest.mark.parametrize(
+    "vectors, message",
+    [
+        (np.ones((1, DIM + 1)), "expected 16-d vectors"),
+        (np.full((1, DIM), math.nan), "NaN or infinity"),
+        (np.full((1, DIM), math.inf), "NaN or infinity"),
+        (np.zeros((1, DIM)), "zero"),
+        (np.ones((0, DIM)), "non-empty"),
+    ],
+)
+def test_a_malformed_vector_is_rejected_and_nothing_is_written(writer, conn, vectors, message):
+    writer.write([media(image_key("acme", "sku-0", "first"), unit(0))])  # registers the model as 16-d
+    good = media(image_key("acme", "sku-1", "good"), unit(1))
+    bad = media(image_key("acme", "sku-2", "bad"), vectors)
+
+    with pytest.raises(InvalidVector, match=message):
+        writer.write([good, bad])
+
+    assert count_media(conn, "acme") == 1
+    assert count_embeddings(conn, "acme") == 1
+
+
+def test_timestamps_must_match_the_vectors(writer):
+    with pytest.raises(InvalidVector, match="2 vectors but 1 timestamps"):
+        writer.write([media(video_key("acme", "s", "clip"), np.stack([unit(1), unit(2)]), timestamps=[0.0])])
+
+
+def test_concurrent_first_writes_to_a_new_client_both_succeed(database_url, conn):
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def write(n: int) -> None:
+        with PgVectorWriter(database_url) as writer:
+            barrier.wait()
+            try:
+                writer.write([media(image_key("newco", f"sku-{n}", "photo"), unit(n))])
+            except Exception as error:  # collected so the assertion below names it
+                errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert count_media(conn, "newco") == 4
+    assert conn.execute("SELECT count(*) FROM tenants WHERE client_id = 'newco'").fetchone()[0] == 1
