@@ -91,3 +91,8 @@ output "worker_environment" {
     AWS_REGION        = var.aws_region
   }
 }
+
+output "ray_node_launch_template_name" {
+  description = "Launch template that cluster.yaml's node types name (AMI, IMDSv2, encrypted root volume)."
+  value       = aws_launch_template.ray_node.name
+}

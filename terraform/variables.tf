@@ -446,3 +446,29 @@ variable "database_url" {
     error_message = "database_url must be empty or a postgresql:// URL."
   }
 }
+
+# ---------------------------------------------------------------------------------------------------
+# Ray cluster nodes (cluster.yaml)
+# ---------------------------------------------------------------------------------------------------
+
+variable "ray_node_ami_ssm_parameter" {
+  description = "Public SSM parameter holding the current AWS Deep Learning Base GPU AMI (NVIDIA driver, Ubuntu) for the Ray nodes."
+  type        = string
+  default     = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
+
+  validation {
+    condition     = startswith(var.ray_node_ami_ssm_parameter, "/")
+    error_message = "ray_node_ami_ssm_parameter must be an SSM parameter path starting with '/'."
+  }
+}
+
+variable "ray_node_volume_size_gb" {
+  description = "Root volume of each Ray node: the Python environment with CUDA wheels is ~7 GB, plus model files and spill space."
+  type        = number
+  default     = 200
+
+  validation {
+    condition     = var.ray_node_volume_size_gb >= 50 && var.ray_node_volume_size_gb <= 16384
+    error_message = "ray_node_volume_size_gb must be between 50 and 16384."
+  }
+}

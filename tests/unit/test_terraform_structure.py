@@ -192,6 +192,22 @@ def test_autoscaling_is_optional_and_off_by_default(tf):
     assert template["iam_instance_profile"][0]["arn"] == ["${aws_iam_instance_profile.this.arn}"]
 
 
+def test_ray_nodes_launch_from_the_current_dlami_with_imdsv2_and_encrypted_disks(tf):
+    template = tf.resource("aws_launch_template", "ray_node")
+    assert attr(template, "image_id") == "${data.aws_ssm_parameter.ray_node_ami.insecure_value}"
+    assert "/aws/service/deeplearning/ami/" in tf.default("ray_node_ami_ssm_parameter")
+    assert template["metadata_options"][0]["http_tokens"] == ["required"]
+    assert template["block_device_mappings"][0]["ebs"][0]["encrypted"] == [True]
+
+
+def test_ray_head_may_pass_only_the_worker_role_and_only_to_ec2(tf):
+    (statement,) = statements(tf, "pass_worker_role").values()
+    assert attr(statement, "actions") == ["iam:PassRole"]
+    assert attr(statement, "resources") == ["${aws_iam_role.this.arn}"]
+    (condition,) = statement["condition"]
+    assert attr(condition, "values") == ["ec2.amazonaws.com"]
+
+
 # --- Variables and outputs ------------------------------------------------------------------------
 
 
@@ -233,6 +249,7 @@ def test_outputs_give_what_workers_and_the_cluster_need(tf):
         "queue_url", "queue_arn", "dlq_url", "dlq_arn", "bucket_name", "bucket_arn", "worker_role_name",
         "worker_role_arn", "worker_instance_profile_name", "worker_instance_profile_arn", "sns_topic_arn",
         "worker_log_group_name", "application_log_group_name", "security_group_id",
+        "ray_node_launch_template_name", "pass_worker_role_policy_arn",
     } <= outputs
 
 
