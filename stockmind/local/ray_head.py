@@ -1,0 +1,72 @@
+"""A Ray head node on loopback, started with `ray start --head` so that `ray job submit` works.
+
+Ray binds to the network card unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (see shared/FACTS.md);
+every Ray process shares the process group of the `ray start` call, which is how `down` stops exactly
+this head and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from stockmind.local.ports import LOOPBACK, free_port, group_is_alive, stop_process_group
+
+RAY_ENV = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    # The dashboard's job API is reachable on loopback only; token auth would need the client to
+    # find ~/.ray/auth_token, which a fresh CI shell may not share with the head.
+    "RAY_AUTH_MODE": "disabled",
+}
+
+
+@dataclass(frozen=True)
+class RayHead:
+    gcs_port: int
+    dashboard_port: int
+    pgid: int
+    temp_dir: str
+
+    @property
+    def address(self) -> str:
+        return f"{LOOPBACK}:{self.gcs_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.dashboard_port}"
+
+    @classmethod
+    def start(cls, num_cpus: int, log_path: Path) -> RayHead:
+        gcs_port, dashboard_port, client_port = free_port(), free_port(), free_port()
+        # Short path: Ray's Unix sockets live below it and must stay under the 107-byte limit.
+        temp_dir = f"/tmp/stockmind-ray-{gcs_port}"
+        ray = Path(sys.executable).with_name("ray")
+        command = [
+            str(ray), "start", "--head", "--node-ip-address", LOOPBACK, "--port", str(gcs_port),
+            "--dashboard-host", LOOPBACK, "--dashboard-port", str(dashboard_port),
+            "--ray-client-server-port", str(client_port), "--num-cpus", str(num_cpus),
+            "--temp-dir", temp_dir, "--disable-usage-stats",
+        ]
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                command, env={**os.environ, **RAY_ENV}, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+            returncode = process.wait(timeout=180)
+        head = cls(gcs_port=gcs_port, dashboard_port=dashboard_port, pgid=process.pid, temp_dir=temp_dir)
+        if returncode != 0:
+            head.stop()
+            raise RuntimeError(f"`ray start --head` failed ({returncode}); see {log_path}")
+        return head
+
+    def is_running(self) -> bool:
+        return group_is_alive(self.pgid)
+
+    def stop(self) -> None:
+        stop_process_group(self.pgid, timeout_s=15)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
