@@ -1,0 +1,102 @@
+"""Video bytes → frames sampled at a fixed rate, each with the time it is shown (decord).
+
+Timestamps are decord's own presentation times of the frames actually decoded, so search can point
+at the right moment of a video. Frames can be decoded at reduced size (`min_side`): ffmpeg scales
+while decoding, which is cheaper than decoding full HD and resizing afterwards.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from dataclasses import dataclass
+
+import decord
+import numpy as np
+
+from stockmind.errors import UndecodableMedia
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FPS = 1.0
+DEFAULT_MAX_FRAMES = 64
+
+# decord reports failures as DECORDError (no video stream, bad data), RuntimeError ("Error reading
+# N bytes..."), a bare `assert` in its constructor for a container that lists zero frames, and
+# StopIteration when the first frame cannot be read.
+_DECORD_FAILURES = (decord.DECORDError, RuntimeError, AssertionError, StopIteration)
+_TIME_TOLERANCE_S = 1e-6
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    timestamp_s: float
+    rgb: np.ndarray  # H×W×3 uint8
+
+
+def sample_frames(
+    data: bytes,
+    fps: float = DEFAULT_FPS,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    min_side: int | None = None,
+) -> list[VideoFrame]:
+    """Frames every 1/`fps` seconds (at least one, at most `max_frames`, spread evenly when capped).
+
+    With `min_side`, frames are decoded scaled down so that their shorter side is still ≥ `min_side`.
+    Raises `UndecodableMedia` for bytes that are not a readable video.
+    """
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+    if not data:
+        raise UndecodableMedia("empty file: 0 bytes is not a video")
+    try:
+        reader = _open_reader(data, min_side)
+        starts = reader.get_frame_timestamp(range(len(reader)))[:, 0]
+        indices = frame_indices(starts, fps, max_frames)
+        pixels = reader.get_batch(indices).asnumpy()
+    except _DECORD_FAILURES as error:
+        raise UndecodableMedia(f"not a readable video ({len(data)} bytes): {_first_line(error)}") from error
+    return [VideoFrame(float(starts[i]), frame) for i, frame in zip(indices, pixels, strict=True)]
+
+
+def frame_indices(starts: np.ndarray, fps: float, max_frames: int) -> list[int]:
+    """Indices of the frames on screen at start, start + 1/fps, … (deduplicated, capped evenly)."""
+    if len(starts) == 0:
+        raise UndecodableMedia("the video has no frames")
+    duration = float(starts[-1] - starts[0])
+    wanted_times = starts[0] + np.arange(math.floor(duration * fps + _TIME_TOLERANCE_S) + 1) / fps
+    # The frame on screen at time t is the last one that started at or before t (give or take the
+    # rounding of container time bases, so a frame starting at 0.1000000001 s counts as 0.1 s).
+    shown = np.searchsorted(starts, wanted_times + _TIME_TOLERANCE_S, side="right") - 1
+    indices = np.unique(np.clip(shown, 0, len(starts) - 1))
+    if len(indices) > max_frames:
+        indices = indices[np.round(np.linspace(0, len(indices) - 1, max_frames)).astype(int)]
+    return [int(i) for i in indices]
+
+
+def _open_reader(data: bytes, min_side: int | None) -> decord.VideoReader:
+    reader = decord.VideoReader(io.BytesIO(data), num_threads=1)
+    if min_side is None:
+        return reader
+    height, width = reader.next().shape[:2]  # the first frame is a keyframe: cheap to decode
+    scaled = _scaled_size(width, height, min_side)
+    if scaled == (width, height):
+        return reader  # get_batch seeks back to the frames it needs
+    log.debug("decoding %dx%d video at %dx%d", width, height, *scaled)
+    return decord.VideoReader(io.BytesIO(data), width=scaled[0], height=scaled[1], num_threads=1)
+
+
+def _scaled_size(width: int, height: int, min_side: int) -> tuple[int, int]:
+    """(width, height) with the shorter side brought down to `min_side`; never enlarged."""
+    scale = min_side / min(width, height)
+    if scale >= 1:
+        return width, height
+    return max(min_side, math.ceil(width * scale)), max(min_side, math.ceil(height * scale))
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
