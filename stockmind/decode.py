@@ -49,11 +49,13 @@ SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 # error only fires above 2 × Image.MAX_IMAGE_PIXELS; our limit is checked first and is lower.
 _PILLOW_FAILURES = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError, TypeError)
 
-# PIL resampling filter → torchvision interpolation (for the GPU path), as transformers maps them.
+# PIL resampling filter → torchvision interpolation (for the GPU path), as transformers maps them
+# (it also falls back from Lanczos to bicubic on CUDA).
 _TORCH_INTERPOLATION = {
     Image.Resampling.NEAREST: "nearest",
     Image.Resampling.BILINEAR: "bilinear",
     Image.Resampling.BICUBIC: "bicubic",
+    Image.Resampling.LANCZOS: "bicubic",
 }
 
 
@@ -97,6 +99,8 @@ class ImagePreprocessor:
         self.resample = Image.Resampling(resample)
         self.max_pixels = max_pixels
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if self.device.type == "cuda" and self.resample not in _TORCH_INTERPOLATION:
+            raise ValueError(f"resample {self.resample.name} has no GPU equivalent; use device='cpu'")
         # (x/255 - mean)/std as one multiply-add: x * scale + offset.
         std = np.asarray(image_std, dtype=np.float64)
         self._scale = torch.tensor(1.0 / (255.0 * std), dtype=torch.float32).view(1, 3, 1, 1)
@@ -198,7 +202,7 @@ class ImagePreprocessor:
             scale = self._draft(image)
             image.load()
             decoded_size = image.size
-            image = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)  # in place: no copy when already upright
             if image.size != decoded_size:  # rotated by 90°: the full-size frame rotates too
                 full_size = full_size[::-1]
             return self._resize_crop(to_rgb(image), full_size, scale)

@@ -1,0 +1,137 @@
+"""Per-core images/s: our fast preprocessing path vs the checkpoint's CLIPImageProcessor.
+
+Both paths start from the same JPEG bytes (synthetic product photos at 1920×1080 and 4000×3000):
+the reference decodes with Pillow at full size and runs transformers' CLIPImageProcessor on the
+batch; the fast path is `ImagePreprocessor.preprocess_batch` (DCT-scaled JPEG decode, crop-only
+resample, batched normalisation). One thread, one process, rounds interleaved so that machine noise
+hits both alike. Fidelity: mean |Δpixel| and the cosine between the embeddings our trained CLIP
+gives the two outputs (a random-weights vision tower stands in when the trained CLIP is missing).
+
+    python bench/preprocess.py [--quick] [--model stockmind-clip-small]
+
+Headline figures are printed last: preprocess_speedup_1080p, preprocess_speedup_12mp,
+preprocess_cosine_min.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import CLIPImageProcessor
+
+from stockmind.decode import ImagePreprocessor
+from stockmind.models import SMALL_CLIP, resolve_model
+from stockmind.synthetic import catalogue, render
+
+SIZES = {"1080p": (1920, 1080), "12mp": (4000, 3000)}
+JPEG_QUALITY = 90
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer images and rounds (a smoke run)")
+    parser.add_argument("--model", default=SMALL_CLIP, help="checkpoint whose processor config and CLIP to use")
+    parser.add_argument("--images", type=int, default=None, help="photos per size (default 12, quick 3)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds per path (default 5, quick 2)")
+    return parser.parse_args()
+
+
+def product_photos(count: int, size: tuple[int, int]) -> list[bytes]:
+    photos = []
+    for index, item in enumerate(catalogue(count, seed=7)):
+        buffer = io.BytesIO()
+        render(item, size=size, seed=index).save(buffer, "JPEG", quality=JPEG_QUALITY)
+        photos.append(buffer.getvalue())
+    return photos
+
+
+def reference_path(processor: CLIPImageProcessor) -> Callable[[list[bytes]], np.ndarray]:
+    def run(blobs: list[bytes]) -> np.ndarray:
+        images = [Image.open(io.BytesIO(data)).convert("RGB") for data in blobs]
+        return processor(images=images, return_tensors="np")["pixel_values"]
+
+    return run
+
+
+def images_per_second(run: Callable[[list[bytes]], np.ndarray], blobs: list[bytes]) -> float:
+    start = time.perf_counter()
+    run(blobs)
+    return len(blobs) / (time.perf_counter() - start)
+
+
+def compare_speed(paths: dict[str, Callable], blobs: list[bytes], rounds: int) -> dict[str, float]:
+    """Median images/s per path over `rounds` interleaved rounds (after one warm-up each)."""
+    for run in paths.values():
+        run(blobs[:1])
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(rounds):
+        for name, run in paths.items():
+            samples[name].append(images_per_second(run, blobs))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def image_embedder(model: str) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
+    """(description, pixels → unit vectors) with the trained CLIP, or a random tower if it is missing."""
+    path = resolve_model(model)
+    if Path(path).is_dir() or model != SMALL_CLIP:
+        from stockmind.embedder import ClipEmbedder
+
+        embedder = ClipEmbedder(model, device="cpu")
+        return model, embedder.embed_images
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(0)
+    tower = CLIPVisionModelWithProjection(CLIPVisionConfig(hidden_size=256, intermediate_size=1024,
+                                                           num_hidden_layers=4, num_attention_heads=4,
+                                                           image_size=224, patch_size=32)).eval()
+
+    @torch.inference_mode()
+    def embed(pixels: np.ndarray) -> np.ndarray:
+        vectors = tower(pixel_values=torch.from_numpy(pixels)).image_embeds
+        return torch.nn.functional.normalize(vectors, dim=-1).numpy()
+
+    return f"random-init-vit (trained CLIP not found at {path})", embed
+
+
+def main(args: argparse.Namespace) -> None:
+    torch.set_num_threads(1)  # "per core": one thread, one process
+    count = args.images or (3 if args.quick else 12)
+    rounds = args.rounds or (2 if args.quick else 5)
+    path = resolve_model(args.model)
+    processor = (CLIPImageProcessor.from_pretrained(path, local_files_only=True) if Path(path).is_dir()
+                 else CLIPImageProcessor())
+    fast = ImagePreprocessor.from_processor(processor, device="cpu")
+    paths = {"reference": reference_path(processor), "fast": fast.preprocess_batch}
+    model_name, embed = image_embedder(args.model)
+    print(f"embedding_model={model_name}")
+    print(f"photos_per_size={count}")
+    print(f"rounds={rounds}")
+
+    speedups, cosines, pixel_diffs = {}, [], []
+    for label, size in SIZES.items():
+        blobs = product_photos(count, size)
+        rates = compare_speed(paths, blobs, rounds)
+        print(f"reference_images_per_s_{label}={rates['reference']:.1f}")
+        print(f"fast_images_per_s_{label}={rates['fast']:.1f}")
+        speedups[label] = rates["fast"] / rates["reference"]
+        reference_pixels, fast_pixels = paths["reference"](blobs), fast.preprocess_batch(blobs)
+        pixel_diffs.append(float(np.abs(reference_pixels - fast_pixels).mean()))
+        cosines.extend((embed(reference_pixels) * embed(fast_pixels)).sum(axis=1).tolist())
+        print(f"pixel_mean_abs_diff_{label}={pixel_diffs[-1]:.4f}")
+
+    print(f"preprocess_cosine_mean={statistics.mean(cosines):.5f}")
+    print(f"preprocess_speedup_1080p={speedups['1080p']:.2f}")
+    print(f"preprocess_speedup_12mp={speedups['12mp']:.2f}")
+    print(f"preprocess_cosine_min={min(cosines):.5f}")
+
+
+if __name__ == "__main__":
+    main(parse_args())
