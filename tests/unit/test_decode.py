@@ -59,6 +59,15 @@ def test_exif_rotated_jpeg_matches_the_upright_picture(preprocessor):
     assert np.abs(rotated - preprocessor.preprocess(upright)).mean() < 0.05
 
 
+def test_large_exif_rotated_jpeg_is_drafted_in_the_right_frame(preprocessor, reference):
+    upright = corpus.gradient(2000, 1200)
+    exif = Image.Exif()
+    exif[corpus.ORIENTATION_TAG] = 8  # stored rotated 90° clockwise; shown after a 90° turn back
+    stored = corpus.encode(upright.transpose(Image.Transpose.ROTATE_270), "JPEG", quality=95, exif=exif.tobytes())
+    ours = preprocessor.preprocess(stored)
+    assert np.abs(ours - reference_pixels(reference, upright)).mean() < 0.03
+
+
 def test_cmyk_jpeg_becomes_its_rgb_colour(preprocessor):
     assert mean_colour(preprocessor.preprocess(corpus.cmyk_jpeg())) == pytest.approx(corpus.RED, abs=8)
 
