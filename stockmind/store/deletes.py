@@ -19,7 +19,7 @@ SELECT client_id, bucket, key, sku, media_type, 'deleted', sequencer, event_time
 FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])
     AS s(client_id, bucket, key, sku, media_type, sequencer, event_time)
 ORDER BY client_id, bucket, key
-ON CONFLICT (client_id, bucket, key) DO UPDATE SET
+ON CONFLICT (bucket, key, client_id) DO UPDATE SET
     status = 'deleted', etag = NULL, version_id = NULL, size = NULL, model_id = NULL, frame_count = 0,
     sequencer = EXCLUDED.sequencer, event_time = EXCLUDED.event_time, updated_at = now()
 WHERE event_is_newer(EXCLUDED.sequencer, EXCLUDED.event_time, m.sequencer, m.event_time)

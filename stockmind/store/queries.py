@@ -92,28 +92,32 @@ def search_vectors(
 
 
 def _run(conn, plan: _Plan, client_id, query, k, fetch, sku, media_type) -> list[tuple]:
-    filters = []
-    if sku is not None:
-        filters.append(sql.SQL("AND sku = %(sku)s"))
-    if media_type is not None:
-        filters.append(sql.SQL("AND media_type = %(media_type)s"))
-    dim = sql.Literal(plan.index.dim)
-    if plan.exact:
-        distance = sql.SQL("embedding <=> %(query)s::halfvec")
-    else:
-        distance = sql.SQL("embedding::halfvec({dim}) <=> %(query)s::halfvec({dim})").format(dim=dim)
-    statement = sql.SQL(_SEARCH).format(
-        distance=distance,
-        embeddings=sql.Identifier(plan.index.table),
-        media=sql.Identifier(plan.index.media_table),
-        model_id=sql.Literal(plan.index.model_id),  # a literal, so the planner matches the partial index
-        filters=sql.SQL(" ").join(filters),
-    )
+    statement = search_sql(plan.index, exact=plan.exact, sku=sku is not None, media_type=media_type is not None)
     params = {"client_id": client_id, "query": query, "k": k, "fetch": fetch, "sku": sku, "media_type": media_type}
     with conn.transaction():
         if not plan.exact:
             _set_index_scan(conn, fetch, iterative=sku is not None or media_type is not None or fetch > MAX_EF_SEARCH)
         return conn.execute(statement, params, prepare=False).fetchall()
+
+
+def search_sql(index: partitions.TenantIndex, *, exact: bool, sku: bool, media_type: bool) -> sql.Composed:
+    """The search statement for one tenant's tables (parameters: client_id, query, fetch, k, sku, media_type)."""
+    filters = []
+    if sku:
+        filters.append(sql.SQL("AND sku = %(sku)s"))
+    if media_type:
+        filters.append(sql.SQL("AND media_type = %(media_type)s"))
+    if exact:
+        distance = sql.SQL("embedding <=> %(query)s::halfvec")
+    else:
+        distance = sql.SQL("embedding::halfvec({dim}) <=> %(query)s::halfvec({dim})").format(dim=sql.Literal(index.dim))
+    return sql.SQL(_SEARCH).format(
+        distance=distance,
+        embeddings=sql.Identifier(index.table),
+        media=sql.Identifier(index.media_table),
+        model_id=sql.Literal(index.model_id),  # a literal, so the planner matches the partial index
+        filters=sql.SQL(" ").join(filters),
+    )
 
 
 def _set_index_scan(conn, fetch: int, *, iterative: bool) -> None:

@@ -86,8 +86,10 @@ CREATE TABLE media (
     frame_count integer NOT NULL DEFAULT 0,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (client_id, bucket, key),
-    UNIQUE (client_id, media_id)
+    -- client_id last: inside a partition it is constant, and leading with it would invite the planner
+    -- to read a tenant's whole table through these indexes instead of its HNSW index.
+    PRIMARY KEY (bucket, key, client_id),
+    UNIQUE (media_id, client_id)
 ) PARTITION BY LIST (client_id);
 
 -- sku and media_type are copied from `media` so filters apply inside the index scan, without a join.
@@ -100,7 +102,7 @@ CREATE TABLE embeddings (
     media_type text NOT NULL,
     model_id text NOT NULL,
     embedding halfvec NOT NULL,
-    PRIMARY KEY (client_id, media_id, frame_no)
+    PRIMARY KEY (media_id, frame_no, client_id)
 ) PARTITION BY LIST (client_id);
 """,
     ),

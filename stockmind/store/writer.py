@@ -41,7 +41,7 @@ FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text
          frame_count)
 -- A stable lock order, so two writers with overlapping batches cannot deadlock.
 ORDER BY client_id, bucket, key
-ON CONFLICT (client_id, bucket, key) DO UPDATE SET
+ON CONFLICT (bucket, key, client_id) DO UPDATE SET
     sku = EXCLUDED.sku, media_type = EXCLUDED.media_type, status = 'active', etag = EXCLUDED.etag,
     version_id = EXCLUDED.version_id, sequencer = EXCLUDED.sequencer, event_time = EXCLUDED.event_time,
     size = EXCLUDED.size, model_id = EXCLUDED.model_id, frame_count = EXCLUDED.frame_count, updated_at = now()
