@@ -115,6 +115,20 @@ def test_unreadable_videos_raise_undecodable_media(data):
         sample_frames(data)
 
 
+def test_truncated_mp4_without_its_index_is_undecodable():
+    data = colour_video("h264")
+    with pytest.raises(UndecodableMedia, match="not a readable video"):
+        sample_frames(data[: len(data) * 9 // 10])  # PyAV writes the moov index last
+
+
+def test_truncated_webm_gives_the_frames_it_still_holds():
+    data = colour_video("vp9")
+    frames = sample_frames(data[: len(data) * 6 // 10])
+    assert 1 <= len(frames) < len(COLOURS)
+    for frame in frames:
+        assert_frame_matches_its_timestamp(frame)
+
+
 @pytest.mark.parametrize("kwargs", [{"fps": 0}, {"max_frames": 0}])
 def test_invalid_sampling_settings_are_rejected(video, kwargs):
     with pytest.raises(ValueError):
