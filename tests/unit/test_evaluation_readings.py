@@ -1,0 +1,45 @@
+from stockmind.evaluation import readings
+from stockmind.evaluation.retrieval import EVERY_TENANT
+
+
+def _recall(client, scope, r1, r5, r10=1.0, queries=10):
+    return {"client_id": client, "scope": scope, "queries": queries, "recall@1": r1, "recall@5": r5, "recall@10": r10}
+
+
+def test_retrieval_reading_states_the_measured_values_and_names_a_lagging_tenant():
+    text = readings.retrieval(
+        [_recall(EVERY_TENANT, "all", 0.5, 0.9), _recall("t0", "all", 0.6, 0.95), _recall("t1", "all", 0.3, 0.6),
+         _recall(EVERY_TENANT, "image", 0.4, 0.8), _recall(EVERY_TENANT, "video", 0.7, 0.9)],
+        [{"client_id": EVERY_TENANT, "scope": "all", "queries": 8, "precision@1": 0.75, "precision@5": 0.5}],
+    )
+    assert "in the top 5 90 %" in text
+    assert "`t1` deserves a look" in text
+    assert "50 %" in text and "8 query photos" in text
+    assert "video frames are found more reliably" in text
+
+
+def test_index_reading_finds_the_first_ef_search_reaching_95_percent():
+    points = [
+        {"client_id": "t", "rows": 5000, "method": "exact", "ef_search": None, "recall": 1.0, "p50_ms": 9.0, "p95_ms": 10.0},
+        {"client_id": "t", "rows": 5000, "method": "hnsw", "ef_search": 40, "recall": 0.9, "p50_ms": 1.0, "p95_ms": 2.0},
+        {"client_id": "t", "rows": 5000, "method": "hnsw", "ef_search": 80, "recall": 0.97, "p50_ms": 1.5, "p95_ms": 2.0},
+        {"client_id": "t", "rows": 5000, "method": "deployed", "ef_search": None, "recall": 0.99, "p50_ms": 2.0, "p95_ms": 3.0},
+    ]
+    text = readings.index(points, 10)
+    assert "ef_search 80" in text
+    assert "99 % of the exact top 10" in text
+
+
+def test_latency_reading_names_the_larger_component():
+    summary = {name: {"p50_ms": p50, "p95_ms": p50 * 2, "p99_ms": p50 * 3, "n": 50}
+               for name, p50 in (("total", 10.0), ("text embed", 7.0), ("SQL", 2.5))}
+    text = readings.latency(summary)
+    assert "10.0 ms at the median" in text
+    assert "70 %" in text and "embedding the query text" in text
+
+
+def test_ingest_reading_names_the_busiest_stage_and_the_lag_when_measured():
+    totals = {"media": 100, "rows": 120, "bytes": 1, "fetch": 1.0, "decode": 2.0, "embed": 5.0, "write": 2.0}
+    assert "**embed** takes the largest share (50 %" in readings.ingest(totals, 10.0, None)
+    lag = {"p50_ms": 800.0, "p95_ms": 1500.0, "n": 20}
+    assert "0.80 s at the median" in readings.ingest(totals, 10.0, lag)
