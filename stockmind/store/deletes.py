@@ -21,7 +21,8 @@ FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text
 ORDER BY client_id, bucket, key
 ON CONFLICT (bucket, key, client_id) DO UPDATE SET
     status = 'deleted', etag = NULL, version_id = NULL, size = NULL, model_id = NULL, frame_count = 0,
-    sequencer = EXCLUDED.sequencer, event_time = EXCLUDED.event_time, updated_at = now()
+    sequencer = EXCLUDED.sequencer, event_time = EXCLUDED.event_time, revision = m.revision + 1,
+    updated_at = now()
 WHERE event_is_newer(EXCLUDED.sequencer, EXCLUDED.event_time, m.sequencer, m.event_time)
 RETURNING client_id, media_id
 """

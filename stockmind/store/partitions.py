@@ -36,6 +36,8 @@ class TenantIndex:
     media_table: str
     index_name: str
     ready: bool
+    # The planner's row estimate for the table; infinite until it is first analysed.
+    estimated_rows: float
 
 
 def partition_suffix(client_id: str) -> str:
@@ -116,16 +118,18 @@ def create_hnsw_index(conn: psycopg.Connection, table: str, index_name: str, mod
 
 def tenant_index(conn: psycopg.Connection, client_id: str, model_id: str) -> TenantIndex | None:
     row = conn.execute(
-        "SELECT t.partition_suffix, i.index_name, i.state, m.dim"
+        "SELECT t.partition_suffix, i.index_name, i.state, m.dim, c.reltuples"
         " FROM tenant_indexes i JOIN tenants t USING (client_id) JOIN models m USING (model_id)"
+        " LEFT JOIN pg_class c ON c.oid = to_regclass(quote_ident('embeddings_p_' || t.partition_suffix))"
         " WHERE i.client_id = %s AND i.model_id = %s",
         (client_id, model_id),
     ).fetchone()
     if row is None:
         return None
-    suffix, index_name, state, dim = row
+    suffix, index_name, state, dim, reltuples = row
     return TenantIndex(
-        client_id, model_id, dim, f"embeddings_p_{suffix}", f"media_p_{suffix}", index_name, state == "ready"
+        client_id, model_id, dim, f"embeddings_p_{suffix}", f"media_p_{suffix}", index_name, state == "ready",
+        float("inf") if reltuples is None or reltuples < 0 else reltuples,
     )
 
 

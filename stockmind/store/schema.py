@@ -84,6 +84,8 @@ CREATE TABLE media (
     size bigint,
     model_id text,
     frame_count integer NOT NULL DEFAULT 0,
+    -- 1 when inserted, +1 on every change: a writer learns from RETURNING whether the row existed.
+    revision integer NOT NULL DEFAULT 1,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     -- client_id last: inside a partition it is constant, and leading with it would invite the planner

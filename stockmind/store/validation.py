@@ -14,6 +14,30 @@ MAX_DIM = 4000  # pgvector's HNSW limit for halfvec
 _MIN_NORM = 1e-6
 
 
+def checked_batch(items: list[MediaVectors]) -> list[np.ndarray]:
+    """`checked_vectors` for a batch, with the value checks run once over all rows (fast for the many
+    one-row images of a backfill); on a failure the item at fault is checked alone for its message."""
+    matrices = [_as_matrix(item.vectors, f"{item.bucket}/{item.ref.key}") for item in items]
+    by_dim: dict[int, list[int]] = {}
+    for position, matrix in enumerate(matrices):
+        by_dim.setdefault(matrix.shape[1], []).append(position)
+    checked: list[np.ndarray | None] = [None] * len(items)
+    for positions in by_dim.values():
+        stacked = np.concatenate([matrices[p] for p in positions])
+        norms = np.linalg.norm(stacked, axis=1, keepdims=True)
+        if not (np.isfinite(norms).all() and (norms >= _MIN_NORM).all()):
+            for p in positions:
+                checked_vectors(items[p])  # raises for the first bad item
+        unit = (stacked / norms).astype(np.float32, copy=False)
+        offsets = np.cumsum([0] + [len(matrices[p]) for p in positions])
+        for n, p in enumerate(positions):
+            checked[p] = unit[offsets[n]:offsets[n + 1]]
+    for item, matrix in zip(items, checked):
+        if len(matrix) != len(item.timestamps):
+            checked_vectors(item)
+    return checked
+
+
 def checked_vectors(item: MediaVectors, expected_dim: int | None = None) -> np.ndarray:
     """`item.vectors` as unit-norm float32 (N, D); `InvalidVector` says what is wrong and where."""
     where = f"{item.bucket}/{item.ref.key}"
@@ -31,6 +55,9 @@ def checked_vectors(item: MediaVectors, expected_dim: int | None = None) -> np.n
 
 def normalised(vectors: np.ndarray, where: str) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    if not np.isfinite(norms).all():
+        bad = int(np.argmax(~np.isfinite(norms[:, 0])))
+        raise InvalidVector(f"{where}: vector {bad} is too large to normalise in float32")
     if (norms < _MIN_NORM).any():
         bad = int(np.argmax(norms[:, 0] < _MIN_NORM))
         raise InvalidVector(f"{where}: vector {bad} is zero (cosine similarity is undefined)")

@@ -3,20 +3,18 @@
 One `write` call:
 1. checks every vector (`InvalidVector` before anything is written) and the model's dimension;
 2. makes sure each tenant has its partitions and its index (or a deferred index in bulk mode);
-3. in one transaction: upserts the media rows with one set-based `INSERT ... ON CONFLICT DO UPDATE
-   ... WHERE <newer and not the same object>`, which returns only the media that changed; deletes the
-   old vectors of those; binary-COPYs their new vectors into `embeddings` (routed to the partitions).
+3. in one transaction: binary-COPYs the media rows into a temp staging table and upserts them with
+   one set-based `INSERT ... ON CONFLICT DO UPDATE ... WHERE <newer and not the same object>`, which
+   returns only the media that changed; deletes the old vectors of those that replaced a version;
+   binary-COPYs their new vectors into `embeddings` (routed to the tenants' partitions).
 
 Media that the store already has (a replayed event, moto's second event for a multipart upload) and
 events older than the stored version (a late arrival) make the upsert's WHERE false: no row comes
-back, no vector is copied, nothing changes. The vectors go straight into the partitions rather than
-through a staging table, because the media upsert alone decides what to write; copying only those
-rows also makes a replay nearly free.
+back, no vector is copied, nothing changes. Vectors skip the staging table: the media upsert alone
+decides which to write, so they are copied once, straight into place, and a replay copies none.
 """
 
 import logging
-from collections import defaultdict
-
 import numpy as np
 import psycopg
 from pgvector import HalfVector
@@ -26,29 +24,39 @@ from stockmind.store import deletes, partitions
 from stockmind.store.connection import connect
 from stockmind.store.ordering import newest_per_key
 from stockmind.store.records import MediaRemoval, MediaVectors, WriteReport
-from stockmind.store.validation import checked_vectors
+from stockmind.store.validation import checked_batch
 
 log = logging.getLogger(__name__)
+
+# Media rows are staged with a binary COPY (sending them as arrays costs more in adaptation than
+# the COPY itself), then upserted in one statement.
+_STAGE_MEDIA = """
+CREATE TEMP TABLE IF NOT EXISTS stage_media (
+    client_id text, bucket text, key text, sku text, media_type text, etag text, version_id text,
+    sequencer text, event_time timestamptz, size bigint, model_id text, frame_count int
+) ON COMMIT DELETE ROWS
+"""
+_COPY_STAGE_MEDIA = "COPY stage_media FROM STDIN WITH (FORMAT BINARY)"
+_STAGE_MEDIA_TYPES = ["text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "int8", "text", "int4"]
 
 _UPSERT_MEDIA = """
 INSERT INTO media AS m (client_id, bucket, key, sku, media_type, status, etag, version_id, sequencer,
                         event_time, size, model_id, frame_count)
 SELECT client_id, bucket, key, sku, media_type, 'active', etag, version_id, sequencer, event_time, size,
        model_id, frame_count
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-            %s::timestamptz[], %s::bigint[], %s::text[], %s::int[])
-    AS s(client_id, bucket, key, sku, media_type, etag, version_id, sequencer, event_time, size, model_id,
-         frame_count)
+FROM stage_media
 -- A stable lock order, so two writers with overlapping batches cannot deadlock.
 ORDER BY client_id, bucket, key
 ON CONFLICT (bucket, key, client_id) DO UPDATE SET
     sku = EXCLUDED.sku, media_type = EXCLUDED.media_type, status = 'active', etag = EXCLUDED.etag,
     version_id = EXCLUDED.version_id, sequencer = EXCLUDED.sequencer, event_time = EXCLUDED.event_time,
-    size = EXCLUDED.size, model_id = EXCLUDED.model_id, frame_count = EXCLUDED.frame_count, updated_at = now()
+    size = EXCLUDED.size, model_id = EXCLUDED.model_id, frame_count = EXCLUDED.frame_count,
+    revision = m.revision + 1, updated_at = now()
 WHERE NOT coalesce(m.status = 'active' AND m.etag = EXCLUDED.etag AND m.model_id = EXCLUDED.model_id
                    AND m.version_id IS NOT DISTINCT FROM EXCLUDED.version_id, false)
   AND event_is_newer(EXCLUDED.sequencer, EXCLUDED.event_time, m.sequencer, m.event_time)
-RETURNING client_id, bucket, key, media_id
+-- Only media that existed before (revision > 1) can have old vectors to delete.
+RETURNING client_id, bucket, key, media_id, revision > 1
 """
 
 _COPY_EMBEDDINGS = (
@@ -72,7 +80,7 @@ class PgVectorWriter:
     def write(self, items: list[MediaVectors]) -> WriteReport:
         if not items:
             return WriteReport()
-        vectors = [checked_vectors(item) for item in items]
+        vectors = checked_batch(items)
         conn = self._connection()
         for item, matrix in zip(items, vectors):
             self._check_dim(conn, item, matrix.shape[1])
@@ -82,11 +90,13 @@ class PgVectorWriter:
         )
         with conn.transaction():
             stored = self._upsert_media(conn, [items[i] for i in keep])
-            deletes.delete_vectors(conn, [(client, media_id) for client, media_id, _ in stored])
-            rows = self._copy_vectors(conn, [(media_id, items[keep[pos]], vectors[keep[pos]]) for _, media_id, pos in stored])
+            deletes.delete_vectors(conn, [(client, media_id) for client, media_id, _, replaced in stored if replaced])
+            rows = self._copy_vectors(
+                conn, [(media_id, items[keep[pos]], vectors[keep[pos]]) for _, media_id, pos, _ in stored]
+            )
         report = WriteReport(
             stored=len(stored), unchanged=len(items) - len(stored), rows=rows,
-            stored_keys=[items[keep[pos]].ref.key for _, _, pos in stored],
+            stored_keys=[items[keep[pos]].ref.key for _, _, pos, _ in stored],
         )
         log.debug("write: %s", report)
         return report
@@ -118,6 +128,8 @@ class PgVectorWriter:
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
             self._conn = connect(self._database_url)
+            # Created outside any write transaction, so a rolled-back write cannot take it away.
+            self._conn.execute(_STAGE_MEDIA)
         return self._conn
 
     def _check_dim(self, conn: psycopg.Connection, item: MediaVectors, dim: int) -> None:
@@ -136,17 +148,18 @@ class PgVectorWriter:
                 partitions.ensure_index(conn, *pair, matrix.shape[1], defer=self._bulk)
                 self._indexed.add(pair)
 
-    def _upsert_media(self, conn, items: list[MediaVectors]) -> list[tuple[str, int, int]]:
-        """(client_id, media_id, position in `items`) of the media that changed."""
-        columns = [
-            [i.ref.client_id for i in items], [i.bucket for i in items], [i.ref.key for i in items],
-            [i.ref.sku for i in items], [str(i.ref.media_type) for i in items], [i.etag for i in items],
-            [i.version_id for i in items], [i.sequencer for i in items], [i.event_time for i in items],
-            [i.size for i in items], [i.model_id for i in items], [len(i.timestamps) for i in items],
-        ]
+    def _upsert_media(self, conn, items: list[MediaVectors]) -> list[tuple[str, int, int, bool]]:
+        """(client_id, media_id, position in `items`, replaced) of the media that changed."""
+        with conn.cursor().copy(_COPY_STAGE_MEDIA) as copy:
+            copy.set_types(_STAGE_MEDIA_TYPES)
+            for i in items:
+                copy.write_row((
+                    i.ref.client_id, i.bucket, i.ref.key, i.ref.sku, str(i.ref.media_type), i.etag, i.version_id,
+                    i.sequencer, i.event_time, i.size, i.model_id, len(i.timestamps),
+                ))
         position = {(i.bucket, i.ref.key): n for n, i in enumerate(items)}
-        rows = conn.execute(_UPSERT_MEDIA, columns).fetchall()
-        return [(client, media_id, position[(bucket, key)]) for client, bucket, key, media_id in rows]
+        rows = conn.execute(_UPSERT_MEDIA).fetchall()
+        return [(client, media_id, position[(bucket, key)], replaced) for client, bucket, key, media_id, replaced in rows]
 
     def _copy_vectors(self, conn, stored: list[tuple[int, MediaVectors, np.ndarray]]) -> int:
         rows = 0
