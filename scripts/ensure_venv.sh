@@ -6,9 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${STOCKMIND_VENV:-$HOME/.cache/stockmind/venv}"
-key=$(cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+# The checkout's path is part of the key: the package is installed in editable mode, so a clone
+# elsewhere (CI) must point the environment at itself.
+key=$( (cat requirements.txt pyproject.toml; pwd) | sha256sum | cut -c1-16)
 stamp="$venv/.stockmind-requirements-$key"
-if [ -f "$stamp" ] && "$venv/bin/python" -c "import stockmind" 2>/dev/null; then
+if [ -f "$stamp" ] && [ -x "$venv/bin/python" ]; then
   exit 0
 fi
 echo "setting up $venv (requirements $key)" >&2
