@@ -91,6 +91,17 @@ def test_frame_indices_pick_the_frame_on_screen():
     starts = np.array([0.0, 0.4, 0.8, 1.2, 1.6, 2.0])
     assert frame_indices(starts, fps=1.0, max_frames=10) == [0, 2, 5]
     assert frame_indices(starts[:1], fps=1.0, max_frames=10) == [0]
+    assert frame_indices(starts, fps=2.5, max_frames=10) == [0, 1, 2, 3, 4, 5]
+
+
+def test_frame_indices_survive_float32_rounding_an_hour_in():
+    starts = (np.arange(25 * 3600) / 25).astype(np.float32)  # decord's float32 seconds, 25 fps
+    assert frame_indices(starts, fps=1.0, max_frames=10_000) == list(range(0, 25 * 3600, 25))
+
+
+def test_frame_indices_cost_frames_not_ticks_for_absurd_timestamps():
+    starts = np.array([0.0, 1e12, 2e12])  # a broken file: frames a billion seconds apart
+    assert frame_indices(starts, fps=1.0, max_frames=64) == [0, 1, 2]
 
 
 def audio_only_mp4() -> bytes:
