@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 from PIL import Image
 
@@ -71,6 +72,8 @@ def tradeoff(points: list[dict], title: str):
             if p["method"] == "exact":
                 ax.plot(p["p50_ms"], 1.0, marker="s", color=line.get_color(), fillstyle="none")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("p50 latency per query (ms, log)")
     ax.set_ylabel("recall@k against exact search")
     ax.set_title(title)

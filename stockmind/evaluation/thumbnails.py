@@ -13,13 +13,27 @@ from stockmind.video import sample_frames
 THUMBNAIL_SIDE = 128
 
 
-def thumbnail(s3, bucket: str, key: str, timestamp_s: float | None = None, side: int = THUMBNAIL_SIDE) -> Image.Image:
-    data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    if parse_media_key(key).media_type is MediaType.VIDEO:
-        frames = sample_frames(data, fps=1.0, max_frames=600, min_side=side)
-        at = timestamp_s or 0.0
-        picture = Image.fromarray(min(frames, key=lambda frame: abs(frame.timestamp_s - at)).rgb)
-    else:
-        picture = Image.open(io.BytesIO(data)).convert("RGB")
-    picture.thumbnail((side, side))
-    return picture
+class Thumbnails:
+    """Fetches each object once (a gallery shows the same video at several moments)."""
+
+    def __init__(self, s3, bucket: str, side: int = THUMBNAIL_SIDE):
+        self._s3, self._bucket, self._side = s3, bucket, side
+        self._frames: dict[str, list] = {}
+
+    def __call__(self, key: str, timestamp_s: float | None = None) -> Image.Image:
+        if parse_media_key(key).media_type is MediaType.VIDEO:
+            frames = self._video_frames(key)
+            at = timestamp_s or 0.0
+            picture = Image.fromarray(min(frames, key=lambda frame: abs(frame.timestamp_s - at)).rgb)
+        else:
+            picture = Image.open(io.BytesIO(self._read(key))).convert("RGB")
+        picture.thumbnail((self._side, self._side))
+        return picture
+
+    def _video_frames(self, key: str) -> list:
+        if key not in self._frames:
+            self._frames[key] = sample_frames(self._read(key), fps=1.0, max_frames=600, min_side=self._side)
+        return self._frames[key]
+
+    def _read(self, key: str) -> bytes:
+        return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
