@@ -78,10 +78,21 @@ def compare_speed(paths: dict[str, Callable], blobs: list[bytes], rounds: int) -
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def shipped_clip_missing(model: str) -> bool:
+    return model == SMALL_CLIP and not Path(resolve_model(model)).is_dir()
+
+
+def load_processor(model: str) -> CLIPImageProcessor:
+    """The checkpoint's processor config; OpenAI CLIP's defaults while our CLIP is not trained yet."""
+    if shipped_clip_missing(model):
+        return CLIPImageProcessor()
+    path = resolve_model(model)
+    return CLIPImageProcessor.from_pretrained(path, local_files_only=Path(path).is_dir())
+
+
 def image_embedder(model: str) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
     """(description, pixels → unit vectors) with the trained CLIP, or a random tower if it is missing."""
-    path = resolve_model(model)
-    if Path(path).is_dir() or model != SMALL_CLIP:
+    if not shipped_clip_missing(model):
         from stockmind.embedder import ClipEmbedder
 
         embedder = ClipEmbedder(model, device="cpu")
@@ -98,16 +109,14 @@ def image_embedder(model: str) -> tuple[str, Callable[[np.ndarray], np.ndarray]]
         vectors = tower(pixel_values=torch.from_numpy(pixels)).image_embeds
         return torch.nn.functional.normalize(vectors, dim=-1).numpy()
 
-    return f"random-init-vit (trained CLIP not found at {path})", embed
+    return f"random-init-vit (trained CLIP not found at {resolve_model(model)})", embed
 
 
 def main(args: argparse.Namespace) -> None:
     torch.set_num_threads(1)  # "per core": one thread, one process
     count = args.images or (3 if args.quick else 12)
     rounds = args.rounds or (2 if args.quick else 5)
-    path = resolve_model(args.model)
-    processor = (CLIPImageProcessor.from_pretrained(path, local_files_only=True) if Path(path).is_dir()
-                 else CLIPImageProcessor())
+    processor = load_processor(args.model)
     fast = ImagePreprocessor.from_processor(processor, device="cpu")
     paths = {"reference": reference_path(processor), "fast": fast.preprocess_batch}
     model_name, embed = image_embedder(args.model)
