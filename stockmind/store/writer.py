@@ -80,6 +80,15 @@ class PgVectorWriter:
     def write(self, items: list[MediaVectors]) -> WriteReport:
         if not items:
             return WriteReport()
+        try:
+            return self._write(items)
+        except psycopg.errors.CheckViolation:
+            # "no partition found for row": another process dropped a tenant this writer had seen
+            # (delete_client). Forget what was cached and re-create it; a second failure is real.
+            self._indexed.clear()
+            return self._write(items)
+
+    def _write(self, items: list[MediaVectors]) -> WriteReport:
         vectors = checked_batch(items)
         conn = self._connection()
         for item, matrix in zip(items, vectors):

@@ -89,3 +89,14 @@ def test_a_client_can_write_again_after_being_deleted(writer, conn):
     writer.write([media(image_key("acme", "s1", "a"), unit(1))])
 
     assert [hit.key for hit in search_vectors(conn, "acme", unit(1), 5)] == [image_key("acme", "s1", "a")]
+
+
+def test_a_writer_recovers_when_another_process_dropped_its_tenant(writer, database_url, conn):
+    writer.write([media(image_key("acme", "s1", "a"), unit(1))])
+    with PgVectorWriter(database_url) as other:
+        other.delete_client("acme")
+
+    report = writer.write([media(image_key("acme", "s1", "b"), unit(2))])
+
+    assert report.stored == 1
+    assert count_media(conn, "acme") == 1

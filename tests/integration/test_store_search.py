@@ -6,7 +6,7 @@ import pytest
 from stockmind.errors import InvalidVector
 from stockmind.media_types import MediaType
 from stockmind.store import (
-    PgVectorWriter, build_deferred_indexes, connect, defer_indexes, migrate, search_vectors,
+    PgVectorWriter, build_deferred_indexes, connect, defer_indexes, search_vectors,
 )
 from psycopg import sql
 
@@ -156,12 +156,3 @@ def test_defer_indexes_drops_an_index_for_a_reload(writer, database_url, conn):
     assert conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%%hnsw%%'").fetchone() == (0,)
     assert build_deferred_indexes(database_url) == [("acme", "test-model")]
     assert conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%%hnsw%%'").fetchone() == (1,)
-
-
-def test_migrating_twice_applies_nothing_the_second_time(database_url):
-    assert migrate(database_url) == []
-
-
-def test_migrate_reports_what_it_applied_on_a_fresh_database(empty_database_url):
-    assert migrate(empty_database_url) == [1]
-    assert migrate(empty_database_url) == []
