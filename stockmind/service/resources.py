@@ -1,0 +1,98 @@
+"""What the service holds while it runs: a connection pool and a `Searcher` with its model loaded.
+
+`open` loads the model (seconds for the production CLIP), so the app opens its resources in a
+background thread at start-up: /healthz answers at once, /readyz says 503 until the model and the
+database are there, and search endpoints answer 503 meanwhile rather than hang.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from pgvector.psycopg import register_vector
+from psycopg_pool import ConnectionPool
+
+from stockmind.config import Settings
+from stockmind.search import Searcher
+from stockmind.service import keys
+
+log = logging.getLogger(__name__)
+
+POOL_MAX_SIZE = 8
+POOL_TIMEOUT_S = 10.0
+
+
+class Resources:
+    def __init__(self, pool: ConnectionPool, searcher: Searcher):
+        self.pool = pool
+        self.searcher = searcher
+
+    @classmethod
+    def open(cls, settings: Settings, searcher: Searcher | None = None) -> Resources:
+        settings.require("DATABASE_URL")
+        pool = ConnectionPool(
+            settings.database_url, min_size=1, max_size=POOL_MAX_SIZE, timeout=POOL_TIMEOUT_S, open=True,
+            # Search changes hnsw.* settings per query, which server-prepared plans ignore (FACTS).
+            kwargs={"autocommit": True, "prepare_threshold": None}, configure=register_vector,
+            name="stockmind-search",
+        )
+        try:
+            with pool.connection() as conn:
+                keys.ensure_table(conn)
+            searcher = searcher or Searcher.from_settings(settings)
+        except BaseException:
+            pool.close()
+            raise
+        return cls(pool, searcher)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def database_ready(self) -> bool:
+        """The database answers and has the store's schema."""
+        with self.pool.connection(timeout=2.0) as conn:
+            (media,) = conn.execute("SELECT to_regclass('media') IS NOT NULL").fetchone()
+        return bool(media)
+
+
+class ResourceSlot:
+    """Resources that may still be loading; `get` raises `NotReady` until they are."""
+
+    def __init__(self, resources: Resources | None = None):
+        self._resources = resources
+        self._error: BaseException | None = None
+        self._loaded = threading.Event()
+        if resources is not None:
+            self._loaded.set()
+
+    def load_in_background(self, settings: Settings) -> threading.Thread:
+        thread = threading.Thread(target=self._load, args=(settings,), name="stockmind-load", daemon=True)
+        thread.start()
+        return thread
+
+    def _load(self, settings: Settings) -> None:
+        try:
+            self._resources = Resources.open(settings)
+            log.info("search service ready (model %s)", self._resources.searcher.model_id)
+        except Exception as error:  # kept and reported by /readyz; the process stays up to say why
+            log.exception("search service failed to load its resources")
+            self._error = error
+        finally:
+            self._loaded.set()
+
+    def get(self) -> Resources:
+        if self._resources is None:
+            raise NotReady(f"failed to start: {self._error}" if self._error else "starting: the model is loading")
+        return self._resources
+
+    def wait(self, timeout_s: float) -> bool:
+        return self._loaded.wait(timeout_s)
+
+    def close(self) -> None:
+        if self._resources is not None:
+            self._resources.close()
+
+
+class NotReady(Exception):
+    """The service is starting (or failed to start); the message says which."""
