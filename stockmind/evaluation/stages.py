@@ -8,8 +8,7 @@ stage's time is its own cost: the numbers say which stage bounds throughput on t
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -32,14 +31,6 @@ class BatchTiming:
     decode: float = 0.0
     embed: float = 0.0
     write: float = 0.0
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            setattr(self, name, getattr(self, name) + time.perf_counter() - start)
 
     @property
     def total(self) -> float:
@@ -79,23 +70,31 @@ def ingest_in_process(s3, bucket: str, keys: Sequence[str], embedder, preprocess
 
 def _ingest_batch(s3, bucket, keys, embedder, preprocessor, writer, fps, max_frames) -> BatchTiming:
     timing = BatchTiming(media=len(keys))
-    with timing.stage("fetch"):
-        objects = [s3.get_object(Bucket=bucket, Key=key) for key in keys]
-        payloads = [obj["Body"].read() for obj in objects]
-    timing.bytes = sum(len(data) for data in payloads)
     refs = [parse_media_key(key) for key in keys]
-    with timing.stage("decode"):
-        prepared = [prepare_media(ref.media_type, data, preprocessor, fps=fps, max_frames=max_frames)
-                    for ref, data in zip(refs, payloads)]
-    with timing.stage("embed"):
-        vectors = embedder.embed_images(np.concatenate([p.pixels for p in prepared]))
+    objects, timing.fetch = _timed(lambda: [_get(s3, bucket, key) for key in keys])
+    timing.bytes = sum(len(data) for _, data in objects)
+    prepared, timing.decode = _timed(lambda: [
+        prepare_media(ref.media_type, data, preprocessor, fps=fps, max_frames=max_frames)
+        for ref, (_, data) in zip(refs, objects)])
+    vectors, timing.embed = _timed(lambda: embedder.embed_images(np.concatenate([p.pixels for p in prepared])))
     bounds = np.cumsum([0] + [len(p.timestamps) for p in prepared])
     items = [
-        MediaVectors(ref=ref, bucket=bucket, etag=obj.get("ETag", "").strip('"') or None, model_id=embedder.model_id,
-                     vectors=vectors[bounds[i]:bounds[i + 1]], timestamps=p.timestamps, size=obj.get("ContentLength"),
-                     event_time=obj.get("LastModified"))
-        for i, (ref, obj, p) in enumerate(zip(refs, objects, prepared))
+        MediaVectors(ref=ref, bucket=bucket, etag=head.get("ETag", "").strip('"') or None, model_id=embedder.model_id,
+                     vectors=vectors[bounds[i]:bounds[i + 1]], timestamps=p.timestamps, size=head.get("ContentLength"),
+                     event_time=head.get("LastModified"))
+        for i, (ref, (head, _), p) in enumerate(zip(refs, objects, prepared))
     ]
-    with timing.stage("write"):
-        timing.rows = writer.write(items).rows
+    report, timing.write = _timed(lambda: writer.write(items))
+    timing.rows = report.rows
     return timing
+
+
+def _get(s3, bucket: str, key: str) -> tuple[dict, bytes]:
+    response = s3.get_object(Bucket=bucket, Key=key)
+    return response, response["Body"].read()
+
+
+def _timed(work):
+    start = time.perf_counter()
+    result = work()
+    return result, time.perf_counter() - start
