@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 
 from stockmind.search import Filters, Timings
+from stockmind.synthetic import catalogue
 
 
 def text_search_latency(searcher, conn, client_ids: Sequence[str], texts: Sequence[str], k: int = 10,
@@ -30,3 +31,15 @@ def text_search_latency(searcher, conn, client_ids: Sequence[str], texts: Sequen
                             "total_s": total})
             seen.add(text)
     return records
+
+
+def query_texts(n: int, seed: int = 0) -> list[str]:
+    """`n` distinct catalogue captions in varied wordings ("a red circle on a wooden table",
+    "product shot of a blue star", ...): what shoppers type, and each new to the text cache."""
+    texts: dict[str, None] = {}
+    for index, item in enumerate(catalogue(4 * n, seed)):
+        captions = item.captions()
+        texts.setdefault(captions[index % len(captions)])
+        if len(texts) == n:
+            return list(texts)
+    raise ValueError(f"the catalogue has fewer than {n} distinct captions for seed {seed}")

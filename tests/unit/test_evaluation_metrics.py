@@ -55,3 +55,4 @@ def test_rate_is_items_per_second_and_zero_for_nothing_in_no_time():
     assert rate(0, 0.0) == 0.0
     with pytest.raises(ValueError, match="no finite rate"):
         rate(3, 0.0)
+
