@@ -1,0 +1,28 @@
+"""Always-on streaming ingestion (SQS → embedder actor pool → pgvector).
+
+    ray job submit --address http://127.0.0.1:8265 --working-dir . -- python jobs/stream.py
+
+Settings come from the environment (SQS_QUEUE_URL, DATABASE_URL, STOCKMIND_*; see stockmind/config.py).
+SIGTERM (`ray job stop`) stops polling and finishes or releases in-flight messages.
+"""
+
+import argparse
+import logging
+import sys
+
+from stockmind.ingest.job import add_stream_arguments, run_job
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_stream_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run_job(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))
