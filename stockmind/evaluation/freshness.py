@@ -82,5 +82,5 @@ def running_stream(settings, options) -> Iterator[object]:
     finally:
         ingestor.stop()
         thread.join()
-    if failure:
-        raise failure[0]
+        if failure:  # the stream's own failure is the cause of whatever the caller saw (a timeout)
+            raise failure[0]
