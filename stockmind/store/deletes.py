@@ -18,7 +18,7 @@ INSERT INTO media AS m (client_id, bucket, key, sku, media_type, status, sequenc
 SELECT client_id, bucket, key, sku, media_type, 'deleted', sequencer, event_time
 FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])
     AS s(client_id, bucket, key, sku, media_type, sequencer, event_time)
-ORDER BY client_id, bucket, key
+ORDER BY client_id COLLATE "C", bucket COLLATE "C", key COLLATE "C"
 ON CONFLICT (bucket, key, client_id) DO UPDATE SET
     status = 'deleted', etag = NULL, version_id = NULL, size = NULL, model_id = NULL, frame_count = 0,
     sequencer = EXCLUDED.sequencer, event_time = EXCLUDED.event_time, revision = m.revision + 1,

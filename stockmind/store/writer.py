@@ -45,8 +45,9 @@ INSERT INTO media AS m (client_id, bucket, key, sku, media_type, status, etag, v
 SELECT client_id, bucket, key, sku, media_type, 'active', etag, version_id, sequencer, event_time, size,
        model_id, frame_count
 FROM stage_media
--- A stable lock order, so two writers with overlapping batches cannot deadlock.
-ORDER BY client_id, bucket, key
+-- A stable lock order, so two writers with overlapping batches cannot deadlock (byte order: the
+-- cheapest sort; any fixed order will do).
+ORDER BY client_id COLLATE "C", bucket COLLATE "C", key COLLATE "C"
 ON CONFLICT (bucket, key, client_id) DO UPDATE SET
     sku = EXCLUDED.sku, media_type = EXCLUDED.media_type, status = 'active', etag = EXCLUDED.etag,
     version_id = EXCLUDED.version_id, sequencer = EXCLUDED.sequencer, event_time = EXCLUDED.event_time,
