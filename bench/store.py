@@ -215,7 +215,7 @@ def start_server(root: Path) -> EmbeddedPostgres:
 
 def main(args: argparse.Namespace) -> None:
     total = args.rows or (20_000 if args.quick else 200_000)
-    per_tenant = args.queries or (10 if args.quick else 20)
+    per_tenant = args.queries or (8 if args.quick else 20)
     rng = np.random.default_rng(args.seed)
     data = make_dataset(total, rng)
     queries = make_queries(data, per_tenant, rng)
