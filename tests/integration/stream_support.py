@@ -17,6 +17,7 @@ import json
 import threading
 import time
 
+import pytest
 from PIL import Image
 
 from stockmind.config import Settings
@@ -33,9 +34,19 @@ TEST_MODEL = os.environ.get("STOCKMIND_DEV_TEST_MODEL", SMALL_CLIP)
 FAST_OPTIONS = StreamOptions(idle_exit_s=3.0, receive_wait_s=1.0, load_threads=4, retry_base_s=1.0)
 
 
+@pytest.fixture(scope="session")
+def embedder_pool(ray_cluster):
+    """One embedder actor shared by the streaming tests (loading a torch actor takes seconds)."""
+    from stockmind.ingest.embedders import EmbedderPool
+
+    pool = EmbedderPool(TEST_MODEL, size=1, num_cpus=0.25)
+    yield pool
+    pool.close()
+
+
 def stream_settings(stack_env: dict, database_url: str, **overrides) -> Settings:
     settings = Settings.from_env({**stack_env, "DATABASE_URL": database_url, "STOCKMIND_MODEL": TEST_MODEL})
-    return dataclasses.replace(settings, embed_batch_size=8, batch_max_wait_s=0.05, **overrides)
+    return dataclasses.replace(settings, **{"embed_batch_size": 8, "batch_max_wait_s": 0.05, **overrides})
 
 
 def image_key(client: str, sku: str, name: str, ext: str = "jpg") -> str:

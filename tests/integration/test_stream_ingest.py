@@ -1,23 +1,15 @@
 """The stream end to end on the real local stack: uploads become searchable rows, exactly once."""
 
+# embedder_pool is a fixture: imported so pytest finds it.
+
 import pytest
 
 from tests.integration.stream_support import (
-    FAST_OPTIONS, duplicate_queue_messages, drain_dlq, image_key, jpeg_bytes, media_rows, put, queue_counts,
+    duplicate_queue_messages, embedder_pool, drain_dlq, image_key, jpeg_bytes, media_rows, put, queue_counts,
     rows_per_key, run_ingestor, s3_test_event_body, stream_settings, video_bytes, video_key,
 )
 
-from stockmind.ingest.embedders import EmbedderPool  # noqa: E402 - after stream_support sets Ray's environment
-from stockmind.media_types import MediaType  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def embedder_pool(ray_cluster):
-    from tests.integration.stream_support import TEST_MODEL
-
-    pool = EmbedderPool(TEST_MODEL, size=1, num_cpus=0.25)
-    yield pool
-    pool.close()
+from stockmind.media_types import MediaType  # noqa: E402 - after stream_support sets Ray's environment
 
 
 def test_images_and_a_video_of_two_clients_become_rows_with_their_client_sku_type_and_timestamps(
