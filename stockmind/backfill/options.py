@@ -1,0 +1,44 @@
+"""What one backfill run is asked to do (built from the command line, see `arguments.py`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from stockmind.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class BackfillOptions:
+    database_url: str
+    bucket: str
+    model: str
+    # The source: a prefix to list, an Inventory manifest (s3://.../manifest.json, optionally filtered
+    # by `prefix`) or a file of keys.
+    prefix: str | None = None
+    manifest: str | None = None
+    keys_file: Path | None = None
+    batch_size: int = 32  # frames per embedder call
+    pool_size: int = 1  # embedder actors at most
+    gpus_per_actor: float = 0.0
+    cpus_per_actor: float = 0.5
+    threads_per_actor: int | None = None  # torch threads in each embedder actor (CPU-only runs)
+    video_fps: float = 1.0
+    video_max_frames: int = 64
+    max_image_pixels: int = 100_000_000
+    dry_run: bool = False
+    force: bool = False
+    defer_indexes: bool = False
+    report: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.keys_file is not None and (self.manifest is not None or self.prefix is not None):
+            raise ConfigError("--keys-file cannot be combined with --prefix or --manifest")
+        if self.keys_file is None and self.manifest is None and self.prefix is None:
+            raise ConfigError("give a source: --prefix, --manifest (optionally with --prefix) or --keys-file")
+        if self.batch_size < 1 or self.pool_size < 1:
+            raise ConfigError("--batch-size and --pool-size must be at least 1")
+        if self.gpus_per_actor < 0 or self.cpus_per_actor < 0:
+            raise ConfigError("--gpus-per-actor and --cpus-per-actor must be >= 0")
+        if self.defer_indexes and (self.prefix is None or self.manifest is not None):
+            raise ConfigError("--defer-indexes needs --prefix (it names the tenants whose indexes to rebuild)")

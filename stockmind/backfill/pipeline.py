@@ -1,0 +1,104 @@
+"""The backfill as one Ray Data pipeline, read top to bottom:
+
+    keys (listing pages / Inventory files / key list) → skip what is embedded → GET bytes
+      → decode + preprocess (one row per image or video frame) → ClipEmbedder actor pool → write
+
+Stages that only wait on S3 or PostgreSQL ask for a fraction of a CPU; the embedder actors ask for
+`cpus_per_actor` (and GPUs), and `check_resources` refuses a pool that would leave no CPU for the
+decode tasks: Ray Data then hangs forever without an error (FACTS).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import ray
+from ray.data import ActorPoolStrategy, Dataset
+
+from stockmind.backfill.datasource import ObjectKeysDatasource
+from stockmind.backfill.fetch import fetch_objects
+from stockmind.backfill.frames import prepare_frames
+from stockmind.backfill.options import BackfillOptions
+from stockmind.backfill.select import select_todo
+from stockmind.backfill.sources import Shard
+from stockmind.backfill.writer import MediaWriter
+from stockmind.embedder import ClipEmbedder
+from stockmind.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# CPUs per task or actor of the stages around the embedder: listing, queries and GETs mostly wait.
+IO_CPUS = 0.1
+DECODE_CPUS = 0.5
+WRITER_CPUS = 0.1
+OBJECTS_PER_FETCH = 16  # one task GETs this many objects in threads
+OBJECTS_PER_DECODE = 8
+
+# What Ray workers need to reach S3 (local endpoint, credentials); workers of a cluster started
+# elsewhere do not inherit the driver's environment. Only variables that are set are forwarded.
+FORWARDED_ENV = (
+    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EC2_METADATA_DISABLED", "HF_HUB_OFFLINE", "HF_HOME",
+)
+
+
+def keys_to_embed(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
+    """Listed objects minus those already embedded with this model at this eTag (unless --force)."""
+    env = worker_env()
+    return (
+        # One block stream per shard: splitting pages further would only multiply the skip queries.
+        ray.data.read_datasource(ObjectKeysDatasource(shards), num_cpus=IO_CPUS, runtime_env=env,
+                                 override_num_blocks=max(1, len(shards)))
+        .map_batches(select_todo, batch_format="pyarrow", batch_size=None, num_cpus=IO_CPUS, runtime_env=env,
+                     fn_kwargs={"database_url": options.database_url, "model_id": options.model,
+                                "force": options.force, "tally": tally})
+    )
+
+
+def backfill(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
+    """The whole pipeline; its rows are the outcomes (`key`, `stored`, `frames`) of written objects."""
+    env = worker_env()
+    return (
+        keys_to_embed(shards, options, tally)
+        .map_batches(fetch_objects, batch_format="pyarrow", batch_size=OBJECTS_PER_FETCH, num_cpus=IO_CPUS,
+                     runtime_env=env, fn_kwargs={"tally": tally})
+        .map_batches(prepare_frames, batch_format="pyarrow", batch_size=OBJECTS_PER_DECODE, num_cpus=DECODE_CPUS,
+                     runtime_env=env,
+                     fn_kwargs={"model": options.model, "max_pixels": options.max_image_pixels,
+                                "fps": options.video_fps, "max_frames": options.video_max_frames, "tally": tally})
+        .map_batches(ClipEmbedder, fn_constructor_args=(options.model,), batch_size=options.batch_size,
+                     compute=ActorPoolStrategy(min_size=1, max_size=options.pool_size),
+                     num_gpus=options.gpus_per_actor, num_cpus=options.cpus_per_actor,
+                     runtime_env=embedder_env(env, options))
+        .map_batches(MediaWriter, fn_constructor_args=(options.database_url, options.model, tally),
+                     batch_size=None, compute=ActorPoolStrategy(size=1), num_cpus=WRITER_CPUS, runtime_env=env)
+    )
+
+
+def worker_env() -> dict:
+    return {"env_vars": {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}}
+
+
+def embedder_env(env: dict, options: BackfillOptions) -> dict:
+    """The embedder's own thread count. Ray gives an actor with a fraction of a CPU one torch thread;
+    on a CPU-only node the embedder may use more cores than it reserves (`--threads-per-actor`).
+
+    Setting it always has a second purpose: Ray Data fuses a task stage into the next actor stage
+    when their remote arguments are equal, which would run decoding inside the embedder actors,
+    one after the other, instead of in parallel tasks that keep the embedder fed."""
+    threads = str(options.threads_per_actor or max(1, int(options.cpus_per_actor)))
+    return {"env_vars": {**env["env_vars"], "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}}
+
+
+def check_resources(options: BackfillOptions) -> None:
+    """Refuse an embedder pool that leaves no CPU for the decode tasks (a silent deadlock otherwise)."""
+    if options.gpus_per_actor > 0:
+        return  # GPU actors run on GPU nodes, which bring their own CPUs
+    total = ray.cluster_resources().get("CPU", 0)
+    reserved = options.pool_size * options.cpus_per_actor + WRITER_CPUS
+    if reserved + DECODE_CPUS + IO_CPUS > total:
+        raise ConfigError(
+            f"{options.pool_size} embedder actors × {options.cpus_per_actor} CPU leave no CPU for decoding on a"
+            f" cluster of {total:g} CPUs; lower --pool-size or --cpus-per-actor"
+        )

@@ -1,0 +1,62 @@
+"""Run one backfill on the Ray cluster this process is connected to, and say what it did."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import ray
+
+from stockmind.backfill import pipeline
+from stockmind.backfill.inventory import manifest_shards
+from stockmind.backfill.options import BackfillOptions
+from stockmind.backfill.report import BackfillSummary, write_failure_report
+from stockmind.backfill.sources import Shard, client_ids_of, key_list_shards, prefix_shards
+from stockmind.backfill.tally import Tally
+from stockmind.store import build_deferred_indexes, defer_indexes
+
+log = logging.getLogger(__name__)
+
+
+def run_backfill(options: BackfillOptions) -> BackfillSummary:
+    pipeline.check_resources(options)
+    started = time.monotonic()
+    shards = plan_shards(options)
+    tally = ray.remote(num_cpus=0)(Tally).remote()
+    if options.dry_run:
+        to_embed = pipeline.keys_to_embed(shards, options, tally).count()
+        return _summarise(tally, options, started, to_embed=to_embed)
+    if options.defer_indexes:
+        defer_indexes(options.database_url, client_ids_of(shards))
+    embedded = unchanged = frames = 0
+    for batch in pipeline.backfill(shards, options, tally).iter_batches(batch_size=None, batch_format="numpy"):
+        stored = batch["stored"].astype(bool)
+        embedded += int(stored.sum())
+        unchanged += int((~stored).sum())
+        frames += int(batch["frames"][stored].sum())
+    built = build_deferred_indexes(options.database_url)
+    log.info("built %d deferred HNSW indexes", len(built))
+    return _summarise(tally, options, started, embedded=embedded, unchanged=unchanged, frames=frames)
+
+
+def plan_shards(options: BackfillOptions) -> list[Shard]:
+    if options.manifest is not None:
+        return manifest_shards(options.manifest, options.prefix or "")
+    if options.keys_file is not None:
+        return key_list_shards(options.bucket, options.keys_file)
+    return prefix_shards(options.bucket, options.prefix)
+
+
+def _summarise(tally, options: BackfillOptions, started: float, **done) -> BackfillSummary:
+    counts, failures = ray.get([tally.counts.remote(), tally.failures.remote()])
+    summary = BackfillSummary(listed=counts.get("listed", 0), skipped=counts.get("skipped", 0),
+                              embedded=done.get("embedded", 0), unchanged=done.get("unchanged", 0),
+                              failed=len(failures), frames=done.get("frames", 0),
+                              seconds=time.monotonic() - started, dry_run=options.dry_run,
+                              to_embed=done.get("to_embed", 0))
+    if options.report is not None:
+        write_failure_report(options.report, failures)
+    for failure in failures[:20]:
+        log.warning("failed: s3://%s/%s: %s: %s", failure.bucket, failure.key, failure.reason, failure.detail)
+    ray.kill(tally)
+    return summary

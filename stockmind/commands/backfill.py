@@ -1,0 +1,30 @@
+"""`stockmind backfill --prefix clients/...`: the bulk backfill, run from this machine as the Ray driver."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from stockmind.config import Settings
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    from stockmind.backfill.arguments import add_arguments
+
+    parser = commands.add_parser("backfill", help="embed existing media in bulk (Ray Data); resumable")
+    add_arguments(parser)
+    parser.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import ray
+
+    from stockmind.backfill.arguments import options_from
+    from stockmind.backfill.runner import run_backfill
+
+    settings = Settings.from_env()
+    options = options_from(args, settings)
+    # Without STOCKMIND_RAY_ADDRESS (no stack head), Ray starts in this process.
+    ray.init(address=settings.ray_address, logging_level=logging.WARNING)
+    print(run_backfill(options).line())
+    return 0
