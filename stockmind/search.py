@@ -107,13 +107,14 @@ class Searcher:
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder=None) -> Searcher:
-        """Load the model named by STOCKMIND_MODEL on the CPU (or reuse `embedder`)."""
+        """Load the model named by STOCKMIND_MODEL (or reuse `embedder`): on the GPU of a Serve
+        replica that has one, else on the CPU of the service process."""
         from stockmind.decode import ImagePreprocessor
         from stockmind.embedder import ClipEmbedder
 
-        embedder = embedder or ClipEmbedder(settings.model, device="cpu")
+        embedder = embedder or ClipEmbedder(settings.model)
         preprocessor = ImagePreprocessor.from_pretrained(settings.model, max_pixels=settings.max_image_pixels,
-                                                         device="cpu")
+                                                         device=embedder.device)
         return cls(embedder, preprocessor, Presigner(settings.aws_region), settings)
 
     @property

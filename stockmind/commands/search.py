@@ -25,7 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from stockmind.search import Filters, Searcher
+    from stockmind.search import Filters, Searcher, normalised_query
     from stockmind.store import connect
 
     settings = Settings.from_env(require=["DATABASE_URL"])
@@ -33,6 +33,11 @@ def _search(args: argparse.Namespace) -> int:
         print(f"stockmind search: -k must be between 1 and {settings.search_max_k}")
         return 2
     filters = Filters(k=args.k, sku=args.sku, media_type=MediaType(args.media_type) if args.media_type else None)
+    try:
+        text = None if args.image or args.like else normalised_query(args.text)
+    except ValueError as error:
+        print(f"stockmind search: {error}")
+        return 2
     searcher = Searcher.from_settings(settings)
     with connect(settings.database_url) as conn:
         if args.image:
@@ -40,7 +45,7 @@ def _search(args: argparse.Namespace) -> int:
         elif args.like:
             results = searcher.like_media(conn, args.client, args.like, filters)
         else:
-            results = searcher.by_text(conn, args.client, args.text, filters)
+            results = searcher.by_text(conn, args.client, text, filters)
     for rank, result in enumerate(results, 1):
         if args.json:
             print(json.dumps({"rank": rank, "key": result.key, "sku": result.sku, "media_type": str(result.media_type),

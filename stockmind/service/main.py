@@ -4,7 +4,9 @@ from fastapi import FastAPI
 
 from stockmind.config import Settings
 from stockmind.service.app import create_app
+from stockmind.service.resources import use_one_torch_thread_per_request
 
 
 def app() -> FastAPI:
+    use_one_torch_thread_per_request()
     return create_app(Settings.from_env(require=["DATABASE_URL"]))

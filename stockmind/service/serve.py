@@ -18,7 +18,7 @@ from ray import serve
 
 from stockmind.config import Settings
 from stockmind.service.app import create_app
-from stockmind.service.resources import Resources
+from stockmind.service.resources import Resources, use_one_torch_thread_per_request
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ _CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 @serve.ingress()
 class SearchService:
     def __init__(self) -> None:
+        use_one_torch_thread_per_request()
         settings = Settings.from_env(require=["DATABASE_URL"])
         self._resources = Resources.open(settings)
         self._settings = settings

@@ -1,0 +1,53 @@
+"""`stockmind search` (the library directly, no HTTP) over the same catalogue as the API tests."""
+
+import argparse
+import json
+
+import pytest
+
+from stockmind.commands import search as search_command
+from stockmind.synthetic import Item
+from tests.integration.service_fixtures import jpeg, owned_by, service  # noqa: F401 (service is a fixture)
+
+pytestmark = pytest.mark.slow
+
+
+def run_search(monkeypatch, service, *argv) -> tuple[int, list[dict]]:
+    for name, value in service.env.items():
+        monkeypatch.setenv(name, value)
+    parser = argparse.ArgumentParser()
+    search_command.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["search", *argv, "--json"])
+    return args.run(args), args
+
+
+def printed_results(capsys) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+def test_search_by_text_prints_the_clients_best_matches(monkeypatch, capsys, service):
+    code, _ = run_search(monkeypatch, service, "--client", "acme", "a red circle", "-k", "3")
+    results = printed_results(capsys)
+    assert code == 0 and len(results) == 3 and results[0]["sku"] == "sku-red-circle"
+    assert owned_by("acme", [r["key"] for r in results])
+
+
+def test_search_by_image_file(monkeypatch, capsys, service, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg(Item("yellow", "circle", "concrete floor"), seed=77))
+    code, _ = run_search(monkeypatch, service, "--client", "globex", "--image", str(photo), "-k", "2")
+    results = printed_results(capsys)
+    assert code == 0 and results[0]["sku"] == "sku-yellow-circle" and owned_by("globex", [r["key"] for r in results])
+
+
+def test_search_like_a_stored_key_and_filters(monkeypatch, capsys, service):
+    source = service.catalogue.videos["acme"]
+    code, _ = run_search(monkeypatch, service, "--client", "acme", "--like", source, "--media-type", "image", "-k", "5")
+    results = printed_results(capsys)
+    assert code == 0 and len(results) == 5 and {r["media_type"] for r in results} == {"image"}
+
+
+@pytest.mark.parametrize("argv", [["--client", "acme", "   "], ["--client", "acme", "red", "-k", "0"]])
+def test_bad_arguments_exit_2_with_a_message(monkeypatch, capsys, service, argv):
+    code, _ = run_search(monkeypatch, service, *argv)
+    assert code == 2 and "stockmind search:" in capsys.readouterr().out
