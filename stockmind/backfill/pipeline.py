@@ -11,7 +11,6 @@ decode tasks: Ray Data then hangs forever without an error (FACTS).
 from __future__ import annotations
 
 import logging
-import os
 
 import ray
 from ray.data import ActorPoolStrategy, Dataset
@@ -20,6 +19,7 @@ from stockmind.backfill.datasource import ObjectKeysDatasource
 from stockmind.backfill.fetch import fetch_objects
 from stockmind.backfill.frames import prepare_frames
 from stockmind.backfill.options import BackfillOptions
+from stockmind.backfill.pipeline_env import worker_env
 from stockmind.backfill.select import select_todo
 from stockmind.backfill.sources import Shard
 from stockmind.backfill.writer import MediaWriter
@@ -34,13 +34,6 @@ DECODE_CPUS = 0.5
 WRITER_CPUS = 0.1
 OBJECTS_PER_FETCH = 16  # one task GETs this many objects in threads
 OBJECTS_PER_DECODE = 8
-
-# What Ray workers need to reach S3 (local endpoint, credentials); workers of a cluster started
-# elsewhere do not inherit the driver's environment. Only variables that are set are forwarded.
-FORWARDED_ENV = (
-    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EC2_METADATA_DISABLED", "HF_HUB_OFFLINE", "HF_HOME",
-)
 
 
 def keys_to_embed(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
@@ -74,10 +67,6 @@ def backfill(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
         .map_batches(MediaWriter, fn_constructor_args=(options.database_url, options.model, tally),
                      batch_size=None, compute=ActorPoolStrategy(size=1), num_cpus=WRITER_CPUS, runtime_env=env)
     )
-
-
-def worker_env() -> dict:
-    return {"env_vars": {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}}
 
 
 def embedder_env(env: dict, options: BackfillOptions) -> dict:
