@@ -48,7 +48,7 @@ class ClipEmbedder:
         chunks = [
             self._model.get_image_features(
                 pixel_values=chunk.to(self.device, self._dtype, non_blocking=True))
-            for chunk in pixels.split(MAX_FORWARD_BATCH)
+            for chunk in pixels.split(MAX_FORWARD_BATCH) if len(chunk)
         ]
         return self._normalised(chunks)
 
