@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ from stockmind.errors import InvalidMediaKey
 from stockmind.media import parse_media_key
 from stockmind.media_types import MediaType
 from stockmind.sample_catalogue import PHOTO_SIZE, VIDEO_SIZE, media_key
-from stockmind.synthetic import Shot, held_out_shots, query_caption
+from stockmind.synthetic import BACKGROUNDS, Shot, all_items, held_out_shots, query_caption
 from stockmind.synthetic_video import encode_video, slideshow
 
 # Frame timestamps land on slide boundaries (0 s, 1 s, ...); container time bases round them a little.
@@ -98,31 +99,52 @@ class MediaFile:
 
 
 def synthetic_dataset(tenants: int, images_per_tenant: int, videos_per_tenant: int = 0,
-                      video_seconds: int = 6, seed: int = 0, prefix: str = "eval") -> tuple[Dataset, list[MediaFile]]:
+                      video_seconds: int = 6, seed: int = 0, prefix: str = "eval",
+                      labels_per_tenant: int | None = None) -> tuple[Dataset, list[MediaFile]]:
     """Held-out photos (640×480, every fifth a PNG) and slideshow videos (320×240 h264) for
-    `tenants` tenants named `<prefix>-0`, `<prefix>-1`, ...; deterministic given the arguments."""
+    `tenants` tenants named `<prefix>-0`, `<prefix>-1`, ...; deterministic given the arguments.
+
+    Each tenant sells `labels_per_tenant` of the catalogue's colour + shape products (a different
+    draw per tenant; all of them when None), so that every product has several photos: precision@k
+    of "more like this" can only reach 1 when a product has at least k other pictures."""
     if tenants < 1 or images_per_tenant < 0 or videos_per_tenant < 0 or video_seconds < 1:
         raise ValueError("expected tenants >= 1, images/videos per tenant >= 0 and video_seconds >= 1")
-    files = [file for t in range(tenants)
-             for file in _tenant_files(f"{prefix}-{t}", images_per_tenant, videos_per_tenant, video_seconds,
-                                       seed * 1000 + t)]
+    all_labels = sorted({item.label for item in all_items()})
+    if labels_per_tenant is not None and not 1 <= labels_per_tenant <= len(all_labels):
+        raise ValueError(f"labels_per_tenant must be between 1 and {len(all_labels)}, got {labels_per_tenant}")
+    files = []
+    for t in range(tenants):
+        tenant_seed = seed * 1000 + t
+        sold = set(random.Random(tenant_seed).sample(all_labels, labels_per_tenant or len(all_labels)))
+        files += _tenant_files(f"{prefix}-{t}", sold, images_per_tenant, videos_per_tenant, video_seconds, tenant_seed)
     labels = {label for file in files for label in file.media.labels}
     return Dataset(tuple(f.media for f in files), {label: query_caption(*label.split()) for label in labels}), files
 
 
-def _tenant_files(client_id: str, n_images: int, n_videos: int, video_seconds: int, seed: int) -> Iterator[MediaFile]:
+def _tenant_files(client_id: str, sold: set[str], n_images: int, n_videos: int, video_seconds: int,
+                  seed: int) -> Iterator[MediaFile]:
     # Separate held-out seeds for photos and video stills: different pictures, never training ones.
-    for index, shot in enumerate(held_out_shots(n_images, seed=2 * seed)):
+    for index, shot in enumerate(_shots_of(sold, n_images, seed=2 * seed)):
         extension, image_format = (".png", "PNG") if index % 5 == 4 else (".jpg", "JPEG")
         key = media_key(client_id, f"SKU-{index:05d}", MediaType.IMAGE, f"{shot.item.label}{extension}")
         buffer = io.BytesIO()
         shot.image(PHOTO_SIZE).save(buffer, format=image_format)
         yield MediaFile(LabelledMedia(key, MediaType.IMAGE, (shot.item.label,)), buffer.getvalue())
-    stills = held_out_shots(n_videos * video_seconds, seed=2 * seed + 1)
+    stills = _shots_of(sold, n_videos * video_seconds, seed=2 * seed + 1)
     for index in range(n_videos):
         shown = stills[index * video_seconds:(index + 1) * video_seconds]
         key = media_key(client_id, f"SKU-V{index:04d}", MediaType.VIDEO, "reel.mp4")
         yield MediaFile(LabelledMedia(key, MediaType.VIDEO, tuple(s.item.label for s in shown)), _video(shown))
+
+
+def _shots_of(labels: set[str], n: int, seed: int) -> list[Shot]:
+    """The first `n` held-out shots (of one seed) whose product is in `labels`; shots are not
+    rendered until asked, so passing over the others costs nothing."""
+    pool = held_out_shots(n * (len(all_items()) // (len(labels) * len(BACKGROUNDS))) * 2 + 64, seed)
+    chosen = [shot for shot in pool if shot.item.label in labels][:n]
+    if len(chosen) < n:
+        raise ValueError(f"the held-out catalogue gave {len(chosen)} of {n} shots for {len(labels)} labels")
+    return chosen
 
 
 def _video(shots: list[Shot]) -> bytes:

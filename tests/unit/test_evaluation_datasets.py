@@ -77,3 +77,15 @@ def test_read_text_reads_a_local_file_and_refuses_an_s3_uri_without_a_key(tmp_pa
     assert read_text(str(path)) == "key,label\n"
     with pytest.raises(ValueError, match="s3://bucket/key"):
         read_text("s3://bucket-only", s3=object())
+
+
+def test_each_tenant_sells_its_own_draw_of_products_with_several_photos_each():
+    dataset, _ = synthetic_dataset(tenants=2, images_per_tenant=24, videos_per_tenant=1, video_seconds=2,
+                                   labels_per_tenant=4, seed=3)
+    first, second = (set(dataset.labels(c)) for c in dataset.client_ids)
+    assert len(first) == len(second) == 4
+    assert first != second
+    photos = [m.labels[0] for m in dataset.of("eval-0", MediaType.IMAGE)]
+    assert all(photos.count(label) >= 3 for label in first)
+    with pytest.raises(ValueError, match="labels_per_tenant"):
+        synthetic_dataset(1, 1, labels_per_tenant=0)
