@@ -14,22 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stockmind.backfill.rows import bare_etag
+from stockmind.backfill.rows import FETCHED_SCHEMA, bare_etag
 from stockmind.backfill.s3 import MAX_CONNECTIONS, MISSING_CODES, error_code, s3_client
 from stockmind.backfill.tally import Failure, report
 from stockmind.errors import MediaMissing
 
 log = logging.getLogger(__name__)
 
-FETCHED_SCHEMA = pa.schema([
-    ("bucket", pa.string()),
-    ("key", pa.string()),
-    ("etag", pa.string()),
-    ("version_id", pa.string()),
-    ("size", pa.int64()),
-    ("modified_s", pa.float64()),
-    ("data", pa.large_binary()),
-])
 
 
 def fetch_objects(batch: pa.Table, *, tally):

@@ -20,7 +20,7 @@ from stockmind.backfill.fetch import fetch_objects
 from stockmind.backfill.frames import prepare_frames
 from stockmind.backfill.options import BackfillOptions
 from stockmind.backfill.pipeline_env import worker_env
-from stockmind.backfill.select import select_todo
+from stockmind.backfill.skip import select_todo
 from stockmind.backfill.sources import Shard
 from stockmind.backfill.writer import MediaWriter
 from stockmind.embedder import ClipEmbedder

@@ -19,6 +19,9 @@ OBJECT_SCHEMA = pa.schema([
     ("modified_s", pa.float64()),
 ])
 
+# After the GET: the eTag, version and time are those of the bytes read, which may be newer than listed.
+FETCHED_SCHEMA = pa.schema([*OBJECT_SCHEMA, ("version_id", pa.string()), ("data", pa.large_binary())])
+
 
 def object_row(bucket: str, key: str, etag: str | None = None, size: int | None = None,
                modified: datetime | None = None) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import ray
 
@@ -18,7 +19,8 @@ from stockmind.store import build_deferred_indexes, defer_indexes
 log = logging.getLogger(__name__)
 
 
-def run_backfill(options: BackfillOptions) -> BackfillSummary:
+def run_backfill(options: BackfillOptions, on_written: Callable[[int], None] | None = None) -> BackfillSummary:
+    """`on_written(n)` is called as each batch of n objects is stored (benchmarks time it)."""
     pipeline.check_resources(options)
     started = time.monotonic()
     shards = plan_shards(options)
@@ -34,6 +36,8 @@ def run_backfill(options: BackfillOptions) -> BackfillSummary:
         embedded += int(stored.sum())
         unchanged += int((~stored).sum())
         frames += int(batch["frames"][stored].sum())
+        if on_written is not None:
+            on_written(len(stored))
     built = build_deferred_indexes(options.database_url)
     log.info("built %d deferred HNSW indexes", len(built))
     return _summarise(tally, options, started, embedded=embedded, unchanged=unchanged, frames=frames)

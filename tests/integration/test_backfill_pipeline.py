@@ -67,27 +67,26 @@ def test_backfill_of_two_clients_is_searchable_reports_bad_objects_and_a_rerun_e
         # The bulk load deferred the new tenants' indexes and built them at the end.
         states = conn.execute("SELECT DISTINCT state FROM tenant_indexes").fetchall()
         assert states == [("ready",)]
+        assert_vectors_match_the_bare_embedder(aws, conn, shop[:2])
 
     second = run_backfill(options(prefix="clients/"))
 
     assert (second.listed, second.skipped, second.embedded, second.failed) == (10, 8, 0, 2)
+    forced = run_backfill(options(prefix="clients/", force=True, dry_run=True))
+    assert (forced.skipped, forced.to_embed) == (0, 8)
 
 
-def test_vectors_match_the_bare_embedder_on_the_same_bytes(aws, options, database_url):
+def assert_vectors_match_the_bare_embedder(aws, conn, uploaded) -> None:
     from stockmind.decode import ImagePreprocessor
     from stockmind.embedder import ClipEmbedder
 
-    uploaded = upload_catalogue(aws.s3, aws.bucket, "shop-c", images=2, with_video=False)
-    run_backfill(options(prefix="clients/shop-c/"))
-
     embedder = ClipEmbedder(MODEL, device="cpu")
     preprocessor = ImagePreprocessor.from_pretrained(MODEL, device="cpu")
-    with connect(database_url) as conn:
-        for item in uploaded:
-            data = aws.s3.get_object(Bucket=aws.bucket, Key=item.key)["Body"].read()
-            expected = embedder.embed_images(preprocessor.preprocess_batch([data]))[0]
-            # halfvec storage moves cosines by ~1e-3.
-            assert float(stored_vector(conn, item.key) @ expected) > 0.99
+    for item in uploaded:
+        data = aws.s3.get_object(Bucket=aws.bucket, Key=item.key)["Body"].read()
+        expected = embedder.embed_images(preprocessor.preprocess_batch([data]))[0]
+        # halfvec storage moves cosines by ~1e-3.
+        assert float(stored_vector(conn, item.key) @ expected) > 0.99
 
 
 def test_a_manifest_and_a_prefix_give_the_same_rows(aws, options, local_stack, database_url):

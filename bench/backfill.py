@@ -1,0 +1,162 @@
+"""Benchmark of the backfill: images/s through the whole Ray Data pipeline versus the bare embedder.
+
+Measured side by side in one run, on the same JPEG product photos (640×480) and the same model:
+
+- bare: `ClipEmbedder.embed_images` on pixels preprocessed beforehand, in this process, in batches of
+  the pipeline's batch size: the most the model itself can do here;
+- backfill: `run_backfill` over an S3 prefix on a LocalStack brought up for the run (moto S3,
+  PostgreSQL + pgvector, a Ray head): list → skip → GET → decode → embed (actor pool) → write.
+  Its steady rate counts the objects stored after the first batch over the time from the first stored
+  batch to the last (the fixed start-up of actors and models is reported separately, end to end).
+
+Two models: "heavy", a CLIP with ViT-B/32's architecture and random weights (the production model's
+cost), and "light", our small CLIP. Efficiency = backfill steady rate / bare rate; the goal is ≥ 0.8.
+On a CPU-only machine the embedder actor gets as many torch threads as the bare run (all cores).
+
+    python bench/backfill.py --quick
+    python bench/backfill.py [--gpus-per-actor 1]
+
+Headline figures are printed last, one per line, as name=value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+IMAGE_SIZE = (640, 480)
+JPEG_QUALITY = 90
+MIN_BARE_SECONDS = 3.0
+
+log = logging.getLogger("bench.backfill")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    images: int
+    batch_size: int
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer images (a few minutes on 2 cores)")
+    parser.add_argument("--gpus-per-actor", type=float, default=0.0)
+    parser.add_argument("--ray-cpus", type=int, default=os.cpu_count())
+    parser.add_argument("--light-model", default="stockmind-clip-small", help="the light model (our small CLIP)")
+    return parser.parse_args()
+
+
+def cases(quick: bool) -> list[Case]:
+    if quick:
+        return [Case("heavy", images=96, batch_size=16), Case("light", images=384, batch_size=32)]
+    return [Case("heavy", images=384, batch_size=32), Case("light", images=2048, batch_size=64)]
+
+
+def photos(count: int) -> list[bytes]:
+    from stockmind.synthetic import catalogue, render
+
+    def encode(numbered):
+        seed, item = numbered
+        buffer = io.BytesIO()
+        render(item, size=IMAGE_SIZE, seed=seed).save(buffer, format="JPEG", quality=JPEG_QUALITY)
+        return buffer.getvalue()
+
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        return list(pool.map(encode, enumerate(catalogue(count, seed=3))))
+
+
+def upload(s3, bucket: str, client: str, blobs: list[bytes]) -> str:
+    prefix = f"clients/{client}/"
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda n: s3.put_object(Bucket=bucket, Key=f"{prefix}products/sku-{n // 4}/media/image/p{n}.jpg",
+                                              Body=blobs[n]), range(len(blobs))))
+    return prefix
+
+
+def bare_rate(model: str, blobs: list[bytes], batch_size: int, device: str | None) -> float:
+    """Images/s of the embedder alone on preprocessed pixels (repeated for at least MIN_BARE_SECONDS)."""
+    from stockmind.decode import ImagePreprocessor
+    from stockmind.embedder import ClipEmbedder
+
+    embedder = ClipEmbedder(model, device=device)
+    pixels = ImagePreprocessor.from_pretrained(model, device="cpu").preprocess_batch(blobs)
+    embedder.embed_images(pixels[:batch_size])  # warm-up: first-call allocations
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < MIN_BARE_SECONDS or done < len(blobs):
+        for start in range(0, len(pixels), batch_size):
+            embedder.embed_images(pixels[start:start + batch_size])
+            done += len(pixels[start:start + batch_size])
+    return done / (time.perf_counter() - started)
+
+
+def backfill_rates(stack, model: str, prefix: str, case: Case, args: argparse.Namespace) -> tuple[float, float]:
+    """(steady images/s, end-to-end images/s) of one backfill into a fresh database."""
+    from stockmind.backfill.options import BackfillOptions
+    from stockmind.backfill.runner import run_backfill
+    from stockmind.store import migrate
+
+    database_url = stack.postgres.create_database(f"bench_{case.name}")
+    migrate(database_url)
+    stamps: list[tuple[float, int]] = []
+    options = BackfillOptions(
+        database_url=database_url, bucket=stack.bucket, model=model, prefix=prefix, batch_size=case.batch_size,
+        pool_size=1, gpus_per_actor=args.gpus_per_actor, threads_per_actor=None if args.gpus_per_actor else os.cpu_count(),
+    )
+    summary = run_backfill(options, on_written=lambda n: stamps.append((time.perf_counter(), n)))
+    log.info("%s: %s", case.name, summary.line())
+    if summary.embedded != case.images or len(stamps) < 2:
+        raise RuntimeError(f"{case.name}: expected {case.images} images in several batches, got {summary.line()}")
+    steady = sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0])
+    return steady, summary.embedded / summary.seconds
+
+
+def main(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from stockmind.local.ports import free_port
+    from stockmind.local.stack import LocalStack
+    from stockmind.models import build_random_vit_b32
+
+    work = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
+    stack = LocalStack.up(state_dir=work / "stack", with_ray=True, ray_cpus=args.ray_cpus, service_port=free_port())
+    try:
+        os.environ.update(stack.env)
+        import boto3
+        import ray
+
+        ray.init(address=stack.ray.address, logging_level=logging.WARNING, log_to_driver=False)
+        models = {"heavy": build_random_vit_b32(work / "vit-b32-random"), "light": args.light_model}
+        device = "cuda" if args.gpus_per_actor else "cpu"
+        results = {}
+        for case in cases(args.quick):
+            log.info("%s: rendering and uploading %d photos", case.name, case.images)
+            blobs = photos(case.images)
+            prefix = upload(boto3.client("s3"), stack.bucket, f"bench-{case.name}", blobs)
+            bare = bare_rate(models[case.name], blobs, case.batch_size, device)
+            log.info("%s: bare embedder %.1f images/s; now the backfill", case.name, bare)
+            steady, end_to_end = backfill_rates(stack, models[case.name], prefix, case, args)
+            results[case.name] = (bare, steady, end_to_end)
+            print(f"{case.name}: images={case.images} batch={case.batch_size} bare={bare:.1f}/s"
+                  f" backfill_steady={steady:.1f}/s backfill_end_to_end={end_to_end:.1f}/s", flush=True)
+        ray.shutdown()
+    finally:
+        stack.down()
+        shutil.rmtree(work, ignore_errors=True)
+    for name, (bare, steady, end_to_end) in results.items():
+        print(f"bare_images_per_s_{name}={bare:.1f}")
+        print(f"backfill_images_per_s_{name}={steady:.1f}")
+        print(f"backfill_end_to_end_images_per_s_{name}={end_to_end:.1f}")
+    for name, (bare, steady, _) in results.items():
+        print(f"backfill_efficiency_{name}={steady / bare:.2f}")
+
+
+if __name__ == "__main__":
+    main(parse_args())
