@@ -33,9 +33,11 @@ def retrieval(recall_rows: list[dict], precision_rows: list[dict]) -> str:
                      f"{_pct(image['precision@1'])}).")
     images, videos = overall.get("image"), overall.get("video")
     if images and videos:
-        better = "video frames" if videos["recall@1"] > images["recall@1"] else "photos"
-        lines.append(f"- At rank 1 the {better} are found more reliably; video queries can only return whole videos "
-                     "(their best moment), so a tenant with few videos has few candidates and a higher chance at rank 1.")
+        better, worse = (("video moments", "photos") if videos["recall@1"] > images["recall@1"]
+                         else ("photos", "video moments"))
+        lines.append(f"- At rank 1, {better} are found more reliably than {worse} ({_pct(images['recall@1'])} for "
+                     f"photos, {_pct(videos['recall@1'])} for videos). A video search ranks whole videos by their "
+                     "best moment, among far fewer candidates than photos, so the two are not directly comparable.")
     return "\n".join(lines)
 
 

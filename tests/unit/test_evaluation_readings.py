@@ -15,7 +15,7 @@ def test_retrieval_reading_states_the_measured_values_and_names_a_lagging_tenant
     assert "in the top 5 90 %" in text
     assert "`t1` deserves a look" in text
     assert "50 %" in text and "8 query photos" in text
-    assert "video frames are found more reliably" in text
+    assert "video moments are found more reliably than photos (40 % for photos, 70 % for videos)" in text
 
 
 def test_index_reading_finds_the_first_ef_search_reaching_95_percent():
