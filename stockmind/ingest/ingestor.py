@@ -77,13 +77,14 @@ class StreamIngestor:
         self._receiver = Receiver(
             self._source, lambda messages: self._post(lambda: self._on_received(messages)), self.metrics,
             limit=settings.max_messages_in_flight, wait_s=options.receive_wait_s,
-            visibility_s=self._visibility_s, max_messages=options.max_messages)
+            visibility_s=self._visibility_s, threads=options.receive_threads, max_messages=options.max_messages)
         self._inflight: dict[str, InFlightMessage] = {}
         self._to_commit: list[InFlightMessage] = []
         self._write_failures = 0
         self._next_write_at = 0.0
         self._next_extend_at = 0.0
         self._shutdown = ShutdownRequest()
+        self._closing = False
         self._stop_deadline = float("inf")
         self._started_at = time.monotonic()
 
@@ -157,6 +158,9 @@ class StreamIngestor:
     # --- receive ---------------------------------------------------------------------------
 
     def _on_received(self, messages: list[SqsMessage]) -> None:
+        if self._closing:
+            self._receiver.release(messages)
+            return
         self.metrics.count("received", len(messages))
         for message in messages:
             self._accept(message)
@@ -368,24 +372,30 @@ class StreamIngestor:
     # --- shutdown --------------------------------------------------------------------------
 
     def _close(self) -> None:
-        self._receiver.stop(timeout_s=self._options.receive_wait_s + 5)
+        # Release first, then wait for a receive call in progress: `ray job stop` kills the job a
+        # few seconds after its SIGTERM, and held messages matter more than an empty long poll.
+        self._closing = True
+        self._receiver.request_stop()
         self._run_posted()
         self._commit_once_more()
-        held = list(self._inflight.values())
-        if held:
-            log.info("releasing %d in-flight messages (visibility 0)", len(held))
-            try:
-                self._source.change_visibility([f.message for f in held], 0)
-            except Exception as error:  # noqa: BLE001 - they come back when their visibility times out
-                log.warning("could not release %d messages: %s", len(held), error)
-            for flight in held:
-                flight.abandoned = True
-                self._forget(flight)
+        self._release_held()
+        self._receiver.join(timeout_s=self._options.receive_wait_s + 5)
+        self._run_posted()  # messages the receiver delivered meanwhile are released by _on_received
         self._loaders.shutdown(wait=False, cancel_futures=True)
         self._writer.close()
         if self._owns_pool:
             self._pool.close()
         log.info("stream stopped: %s", json.dumps(self.stats(), sort_keys=True))
+
+    def _release_held(self) -> None:
+        held = list(self._inflight.values())
+        if not held:
+            return
+        log.info("releasing %d in-flight messages (visibility 0)", len(held))
+        for flight in held:
+            flight.abandoned = True
+            self._inflight.pop(flight.message.receipt_handle)
+        self._receiver.release([f.message for f in held])
 
     def _commit_once_more(self) -> None:
         """On the way out, commit what is settled if the store answers (no waiting for a backoff)."""

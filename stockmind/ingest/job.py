@@ -28,6 +28,8 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pool-size", type=int, help="embedder actors (default: STOCKMIND_EMBEDDER_POOL_SIZE)")
     parser.add_argument("--receive-wait-s", type=float, default=StreamOptions.receive_wait_s,
                         help="SQS long-polling wait (0-20 s)")
+    parser.add_argument("--receive-threads", type=int, default=StreamOptions.receive_threads,
+                        help="concurrent SQS long polls")
     parser.add_argument("--load-threads", type=int, default=StreamOptions.load_threads,
                         help="threads fetching and decoding objects")
     parser.add_argument("--shutdown-grace-s", type=float, default=StreamOptions.shutdown_grace_s,
@@ -38,7 +40,8 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace) -> StreamOptions:
     return StreamOptions(max_messages=args.max_messages, idle_exit_s=args.idle_exit_s,
-                         receive_wait_s=args.receive_wait_s, load_threads=args.load_threads,
+                         receive_wait_s=args.receive_wait_s, receive_threads=args.receive_threads,
+                         load_threads=args.load_threads,
                          shutdown_grace_s=args.shutdown_grace_s)
 
 

@@ -15,6 +15,9 @@ class StreamOptions:
     idle_exit_s: float | None = None
     # SQS long polling; also bounds how long a stop waits for a receive call to return.
     receive_wait_s: float = 10.0
+    # Concurrent long polls: one returns at most 10 messages per SQS round trip. More than one only
+    # pays on real SQS (moto's receive has no lock and then hands one message to two polls).
+    receive_threads: int = 1
     # None: the queue's own visibility timeout. Held messages are extended before it runs out.
     visibility_timeout_s: int | None = None
     # Threads that GET objects from S3 and decode them (PIL and decord release the GIL).
@@ -27,8 +30,9 @@ class StreamOptions:
     def __post_init__(self) -> None:
         if self.max_messages is not None and self.max_messages < 1:
             raise ValueError(f"max_messages must be at least 1, got {self.max_messages}")
-        if self.load_threads < 1:
-            raise ValueError(f"load_threads must be at least 1, got {self.load_threads}")
+        for name in ("load_threads", "receive_threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("receive_wait_s", "shutdown_grace_s", "retry_base_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

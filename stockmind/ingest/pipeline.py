@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 FORWARDED_ENV = (
     "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EC2_METADATA_DISABLED",
+    "HF_HUB_OFFLINE", "HF_HOME",
 )
 # `run`, `stop` and `stats` must be able to run at the same time in the actor.
 ACTOR_CONCURRENCY = 4

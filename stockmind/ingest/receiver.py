@@ -1,8 +1,10 @@
-"""The long-polling thread: receives while fewer than `limit` messages are in flight.
+"""The long-polling threads: they receive while fewer than `limit` messages are in flight.
 
-This is the stream's backpressure: a slot is taken per message received and given back only when
-the message is settled (deleted, sent to the DLQ or released), so a slow database or embedder stops
-the polling instead of filling memory. Messages that arrive after a stop are released at once.
+This is the stream's backpressure: each receive call first reserves room for the messages it may
+get, each message keeps its slot until it is settled (deleted, sent to the DLQ or released), so a
+slow database or embedder stops the polling instead of filling memory. Several threads poll at once
+because one receive call returns at most 10 messages per round trip, which would cap the stream at
+10 messages per SQS latency. Messages that arrive after a stop are released at once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ log = logging.getLogger(__name__)
 
 class Receiver:
     def __init__(self, source: SqsSource, deliver: Callable[[list[SqsMessage]], None], metrics: IngestMetrics,
-                 *, limit: int, wait_s: float, visibility_s: int, max_messages: int | None = None):
+                 *, limit: int, wait_s: float, visibility_s: int, threads: int = 1,
+                 max_messages: int | None = None):
         self._source = source
         self._deliver = deliver
         self._metrics = metrics
@@ -30,16 +33,18 @@ class Receiver:
         self._visibility_s = visibility_s
         self._max_messages = max_messages
         self._room = threading.Condition()
-        self._in_flight = 0
+        self._held = 0  # received and not yet settled
+        self._reserved = 0  # room taken by receive calls in progress
         self._received = 0
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="stockmind-receiver", daemon=True)
+        self._threads = [threading.Thread(target=self._run, name=f"stockmind-receiver-{n}", daemon=True)
+                         for n in range(threads)]
         self.last_message_at = time.monotonic()
 
     @property
     def in_flight(self) -> int:
         with self._room:
-            return self._in_flight
+            return self._held
 
     @property
     def exhausted(self) -> bool:
@@ -48,66 +53,83 @@ class Receiver:
             return self._max_messages is not None and self._received >= self._max_messages
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def settled(self, count: int = 1) -> None:
         with self._room:
-            self._in_flight -= count
-            self._room.notify()
+            self._held -= count
+            self._room.notify_all()
 
-    def stop(self, timeout_s: float) -> None:
+    def request_stop(self) -> None:
+        """No new receive calls; calls in progress may still return messages (they are released)."""
         self._stopping.set()
         with self._room:
-            self._room.notify()
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
+            self._room.notify_all()
+
+    def join(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
             log.warning("receiver still in a receive call after %.0fs; what it gets is released", timeout_s)
+
+    def release(self, messages: list[SqsMessage]) -> None:
+        """Make `messages` visible again at once and give back their slots."""
+        try:
+            self._source.change_visibility(messages, 0)
+        except Exception as error:  # noqa: BLE001 - they come back when their visibility times out
+            log.warning("could not release %d messages: %s", len(messages), error)
+        self.settled(len(messages))
 
     def _run(self) -> None:
         failures = 0
         while not self._stopping.is_set():
-            want = self._wait_for_room()
-            if not want:
+            room = self._reserve()
+            if not room:
                 continue
             started = time.monotonic()
             try:
-                messages = self._source.receive(want, self._wait_s, self._visibility_s)
+                messages = self._source.receive(room, self._wait_s, self._visibility_s)
                 failures = 0
             except Exception as error:  # noqa: BLE001 - SQS trouble is transient: back off and poll again
+                self._take([], room)
                 failures += 1
-                log.warning("receive failed (%s: %s); polling again in %.0fs", type(error).__name__, error,
-                            retry_delay_s(failures, 1.0, 30.0))
-                self._stopping.wait(retry_delay_s(failures, 1.0, 30.0))
+                delay = retry_delay_s(failures, 1.0, 30.0)
+                log.warning("receive failed (%s: %s); polling again in %.0fs", type(error).__name__, error, delay)
+                self._stopping.wait(delay)
                 continue
             self._metrics.stage("receive", time.monotonic() - started)
-            if messages:
-                self._take(messages)
+            self._take(messages, room)
 
-    def _wait_for_room(self) -> int:
+    def _reserve(self) -> int:
+        """Room for the next receive call (1-10 messages), reserved until the call returns; 0 to stop."""
         with self._room:
-            self._room.wait_for(lambda: self._in_flight < self._limit or self._stopping.is_set(), timeout=1.0)
+            self._room.wait_for(lambda: self._room_for_next() > 0 or self._stopping.is_set(), timeout=1.0)
+            if self._max_messages is not None and self._received >= self._max_messages:
+                self._stopping.set()  # every message asked for has arrived
             if self._stopping.is_set():
                 return 0
-            remaining = self._limit - self._in_flight
-            if self._max_messages is not None:
-                remaining = min(remaining, self._max_messages - self._received)
-                if remaining <= 0:
-                    self._stopping.set()
-            return max(0, min(SQS_BATCH_LIMIT, remaining))
+            room = self._room_for_next()
+            self._reserved += room
+            return room
 
-    def _take(self, messages: list[SqsMessage]) -> None:
+    def _room_for_next(self) -> int:
+        room = min(SQS_BATCH_LIMIT, self._limit - self._held - self._reserved)
+        if self._max_messages is not None:
+            room = min(room, self._max_messages - self._received - self._reserved)
+        return max(0, room)
+
+    def _take(self, messages: list[SqsMessage], reserved: int) -> None:
         with self._room:
-            self._in_flight += len(messages)
+            self._reserved -= reserved
+            self._held += len(messages)
             self._received += len(messages)
+            self._room.notify_all()
+        if not messages:
+            return
         self.last_message_at = time.monotonic()
         if self._stopping.is_set():
-            self._release(messages)
+            self.release(messages)
         else:
             self._deliver(messages)
-
-    def _release(self, messages: list[SqsMessage]) -> None:
-        try:
-            self._source.change_visibility(messages, 0)
-        except Exception as error:  # noqa: BLE001 - they come back when their visibility times out
-            log.warning("could not release %d messages received during the stop: %s", len(messages), error)
-        self.settled(len(messages))

@@ -29,7 +29,7 @@ from stockmind.store import connect
 from stockmind.synthetic import catalogue, render
 from stockmind.synthetic_video import encode_video, slideshow
 
-TEST_MODEL = os.environ.get("STOCKMIND_DEV_TEST_MODEL", SMALL_CLIP)
+TEST_MODEL = SMALL_CLIP
 # Short waits keep a drained test from idling: the queue is empty for good once uploads are done.
 FAST_OPTIONS = StreamOptions(idle_exit_s=3.0, receive_wait_s=1.0, load_threads=4, retry_base_s=1.0)
 

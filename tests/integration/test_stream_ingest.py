@@ -2,11 +2,13 @@
 
 # embedder_pool is a fixture: imported so pytest finds it.
 
+import dataclasses
+
 import pytest
 
 from tests.integration.stream_support import (
-    duplicate_queue_messages, embedder_pool, drain_dlq, image_key, jpeg_bytes, media_rows, put, queue_counts,
-    rows_per_key, run_ingestor, s3_test_event_body, stream_settings, video_bytes, video_key,
+    FAST_OPTIONS, duplicate_queue_messages, embedder_pool, drain_dlq, image_key, jpeg_bytes, media_rows, put, queue_counts,
+    rows_per_key, run_ingestor, s3_test_event_body, stream_settings, upload_images, video_bytes, video_key,
 )
 
 from stockmind.media_types import MediaType  # noqa: E402 - after stream_support sets Ray's environment
@@ -71,3 +73,17 @@ def test_object_removed_deletes_the_media_rows(aws, database_url, stack_env, emb
 
     assert rows_per_key(database_url) == {keep: 1}
     assert stats["counts"]["media_removed"] == 1
+
+
+def test_concurrent_pollers_that_get_one_message_twice_still_write_one_set_of_rows(
+        aws, database_url, stack_env, embedder_pool):
+    # moto's receive has no lock, so three polls at once hand out some messages twice: the
+    # at-least-once delivery the idempotent commit exists for.
+    keys = upload_images(aws, "acme", 30)
+    options = dataclasses.replace(FAST_OPTIONS, receive_threads=3)
+
+    stats = run_ingestor(stream_settings(stack_env, database_url), embedder_pool, options)
+
+    assert rows_per_key(database_url) == {key: 1 for key in keys}
+    assert stats["counts"]["received"] >= 30
+    assert queue_counts(aws, aws.queue_url) == (0, 0)

@@ -11,7 +11,7 @@ from tests.integration.stream_support import (  # embedder_pool is a fixture
     upload_images, wait_for,
 )
 
-OBJECTS = 40
+OBJECTS = 24
 
 
 def assert_each_exactly_once(aws, database_url, keys):
@@ -47,7 +47,7 @@ def test_postgres_stopped_and_restarted_mid_stream_loses_nothing_and_held_messag
 
     local_stack.postgres.stop()
     try:
-        time.sleep(8)
+        time.sleep(6)
     finally:
         local_stack.postgres.start()
     stats = stream.join(timeout_s=240)
