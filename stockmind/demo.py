@@ -19,6 +19,7 @@ import boto3
 from ray.job_submission import JobStatus, JobSubmissionClient
 
 from stockmind.config import Settings
+from stockmind.local.ray_head import submit_job_when_ready
 from stockmind.local.stack import LocalStack
 from stockmind.sample_catalogue import upload_catalogue
 from stockmind.synthetic import query_caption, render
@@ -79,7 +80,8 @@ def queue_depth(sqs, queue_url: str) -> int:
 def run_stream_job(stack: LocalStack) -> bool:
     """Submit the always-on job with an idle exit, so the demo ends once the queue is drained."""
     client = JobSubmissionClient(stack.ray.dashboard_url)
-    job_id = client.submit_job(
+    job_id = submit_job_when_ready(
+        client,
         entrypoint=f"{sys.executable} {REPO / 'jobs' / 'stream.py'} --idle-exit-s 10",
         runtime_env={"env_vars": stack.env},
     )

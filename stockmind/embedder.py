@@ -95,6 +95,10 @@ class ClipEmbedder:
 def _load(path: str, dtype: torch.dtype) -> tuple[Any, Any]:
     """Load model + tokenizer; every known way this fails becomes one ConfigError naming the model."""
     from transformers import AutoConfig, AutoTokenizer, CLIPModel
+    from transformers.utils import logging as transformers_logging
+
+    # A per-load progress bar is noise in job logs and CLI output (every actor loads once).
+    transformers_logging.disable_progress_bar()
 
     # A folder is loaded from disk only; a hub id goes through the hub client's cache, which honours
     # HF_HUB_OFFLINE.

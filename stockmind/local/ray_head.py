@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,15 +43,24 @@ class RayHead:
 
     @classmethod
     def start(cls, num_cpus: int, log_path: Path) -> RayHead:
-        gcs_port, dashboard_port, client_port = free_port(), free_port(), free_port()
+        gcs_port, dashboard_port = free_port(), free_port()
+        # Every port Ray would otherwise take at a fixed default (the agent's 52365, the client
+        # server's 10001, ...) is chosen free, so a test session, the demo and a benchmark can each
+        # run a head on one machine; a clash leaves the job agent without HTTP and jobs unsubmittable.
+        own_ports = {
+            flag: str(free_port())
+            for flag in ("--ray-client-server-port", "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
+                         "--runtime-env-agent-port", "--metrics-export-port", "--node-manager-port",
+                         "--object-manager-port")
+        }
         # Short path: Ray's Unix sockets live below it and must stay under the 107-byte limit.
         temp_dir = f"/tmp/stockmind-ray-{gcs_port}"
         ray = Path(sys.executable).with_name("ray")
         command = [
             str(ray), "start", "--head", "--node-ip-address", LOOPBACK, "--port", str(gcs_port),
             "--dashboard-host", LOOPBACK, "--dashboard-port", str(dashboard_port),
-            "--ray-client-server-port", str(client_port), "--num-cpus", str(num_cpus),
-            "--temp-dir", temp_dir, "--disable-usage-stats",
+            "--num-cpus", str(num_cpus), "--temp-dir", temp_dir, "--disable-usage-stats",
+            *(item for pair in own_ports.items() for item in pair),
         ]
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
@@ -70,3 +80,16 @@ class RayHead:
     def stop(self) -> None:
         stop_process_group(self.pgid, timeout_s=15)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def submit_job_when_ready(client, timeout_s: float = 180.0, **job) -> str:
+    """Submit a Ray job, waiting out the seconds after `ray start` when the head's job agent has not
+    registered yet (the dashboard then answers "No available agent to submit job, please try again")."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return client.submit_job(**job)
+        except RuntimeError as error:
+            if "No available agent" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
