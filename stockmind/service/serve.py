@@ -9,24 +9,18 @@ only once it can answer. See stockmind/service/README.md for the deploy steps.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import os
-from urllib.parse import urlparse
 
 from ray import serve
 
 from stockmind.config import Settings
 from stockmind.service.app import create_app
+from stockmind.service.replicas import replica_env
 from stockmind.service.resources import Resources, use_one_torch_thread_per_request
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "stockmind-search"
-# What a replica needs besides the Settings variables: where S3 is and how to reach it.
-_AWS_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
-                  "AWS_EC2_METADATA_DISABLED")
-_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
 @serve.deployment(name="SearchService", ray_actor_options={"num_cpus": 1})
@@ -79,14 +73,3 @@ def deploy(settings: Settings, host: str, port: int, replicas: int = 1, num_gpus
     serve.run(build(settings, replicas, num_gpus, env=replica_env(settings)), name=APP_NAME, route_prefix="/",
               blocking=blocking)
     log.info("deployed %s with %d replica(s) at http://%s:%d/", APP_NAME, replicas, host, port)
-
-
-def replica_env(settings: Settings, environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The variables replicas need from this process's environment. Credentials travel only to a
-    loopback S3 endpoint (the local stack's fixed fake keys); on AWS, nodes use their instance profile."""
-    environ = dict(os.environ if environ is None else environ)
-    names = [f.metadata["env"] for f in dataclasses.fields(settings)] + list(_AWS_VARIABLES)
-    endpoint = urlparse(environ.get("AWS_ENDPOINT_URL", "")).hostname
-    if endpoint in ("127.0.0.1", "localhost", "::1"):
-        names += list(_CREDENTIALS)
-    return {name: environ[name] for name in names if environ.get(name)}

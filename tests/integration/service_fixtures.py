@@ -52,6 +52,7 @@ class Catalogue:
 
     images: dict[str, dict[str, Item]] = field(default_factory=dict)
     videos: dict[str, str] = field(default_factory=dict)
+    objects: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # key → (bytes, content type)
 
     def keys_of(self, client: str) -> set[str]:
         return set(self.images[client]) | {self.videos[client]}
@@ -87,9 +88,18 @@ def video_bytes() -> bytes:
     return encode_video(frames, fps=VIDEO_FPS, codec="h264")
 
 
+def product(color: str, shape: str) -> Item:
+    """The catalogue's product of this colour and shape (each is photographed on its own surface)."""
+    return Item(color, shape, BACKGROUNDS[(COLORS.index(color) + SHAPES.index(shape)) % len(BACKGROUNDS)])
+
+
+def new_photo(color: str, shape: str, seed: int, size: tuple[int, int] = (224, 224)) -> bytes:
+    """Another photo of a catalogue product: new pose, lighting and noise (seeds above the catalogue's)."""
+    return jpeg(product(color, shape), seed=10_000 + seed, size=size)
+
+
 def catalogue_items(client: str) -> list[tuple[Item, int]]:
-    items = [Item(color, shape, BACKGROUNDS[(i + j) % len(BACKGROUNDS)])
-             for i, color in enumerate(COLORS) for j, shape in enumerate(SHAPES)]
+    items = [product(color, shape) for color in COLORS for shape in SHAPES]
     if client == "globex":
         items.append(GLOBEX_ONLY)
     return [(item, 100 * n + shot) for n, item in enumerate(items) for shot in range(SHOTS_PER_ITEM)]
@@ -98,24 +108,28 @@ def catalogue_items(client: str) -> list[tuple[Item, int]]:
 def index_catalogue(settings: Settings, searcher: Searcher, s3, bucket: str) -> Catalogue:
     """Upload every object and write its vectors, as the streaming job would."""
     catalogue = Catalogue()
-    items: list[MediaVectors] = []
     video = video_bytes()
     for client in CLIENTS:
         catalogue.images[client] = {}
         for item, seed in catalogue_items(client):
             key = f"clients/{client}/products/{sku_of(item)}/media/image/shot-{seed % 100}.jpg"
             catalogue.images[client][key] = item
-            items.append(_upload_and_embed(searcher, s3, bucket, key, jpeg(item, seed), "image/jpeg", settings))
+            catalogue.objects[key] = (jpeg(item, seed), "image/jpeg")
         key = f"clients/{client}/products/sku-video-1/media/video/showreel.mp4"
         catalogue.videos[client] = key
-        items.append(_upload_and_embed(searcher, s3, bucket, key, video, "video/mp4", settings))
-    PgVectorWriter(settings.database_url).write(items)
+        catalogue.objects[key] = (video, "video/mp4")
+    upload_objects(catalogue, s3, bucket)
+    PgVectorWriter(settings.database_url).write(
+        [_embedded(searcher, bucket, key, data, settings) for key, (data, _) in catalogue.objects.items()])
     return catalogue
 
 
-def _upload_and_embed(searcher: Searcher, s3, bucket: str, key: str, data: bytes, content_type: str,
-                      settings: Settings) -> MediaVectors:
-    s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+def upload_objects(catalogue: Catalogue, s3, bucket: str) -> None:
+    for key, (data, content_type) in catalogue.objects.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+
+
+def _embedded(searcher: Searcher, bucket: str, key: str, data: bytes, settings: Settings) -> MediaVectors:
     ref = parse_media_key(key)
     prepared = prepare_media(ref.media_type, data, searcher.preprocessor, fps=settings.video_fps,
                              max_frames=settings.video_max_frames)
@@ -158,9 +172,9 @@ def service_env(stack_env: dict[str, str], database_url: str) -> dict[str, str]:
     return {**stack_env, "DATABASE_URL": database_url, "STOCKMIND_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)}
 
 
-@pytest.fixture(scope="module")
-def service(local_stack, stack_env):
-    """The service over a fresh database holding both tenants' catalogues; one per test module."""
+@pytest.fixture(scope="session")
+def indexed_service(local_stack, stack_env):
+    """The service over a fresh database holding both tenants' catalogues, for the whole session."""
     name = f"svc_{int(time.time() * 1000) % 10**9}_{free_port()}"
     database_url = local_stack.postgres.create_database(name)
     migrate(database_url)
@@ -178,6 +192,15 @@ def service(local_stack, stack_env):
     finally:
         resources.close()
         local_stack.postgres.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def service(indexed_service, local_stack):
+    """`indexed_service` with its objects put back: other modules' tests reset the shared S3 server."""
+    s3 = indexed_service.s3
+    create_topology(s3, boto3.client("sqs"), local_stack.bucket, local_stack.region)
+    upload_objects(indexed_service.catalogue, s3, local_stack.bucket)
+    return indexed_service
 
 
 def result_keys(response: httpx.Response) -> list[str]:

@@ -11,8 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from stockmind.synthetic import Item
-from tests.integration.service_fixtures import jpeg, owned_by, service  # noqa: F401 (service is a fixture)
+from tests.integration.service_fixtures import indexed_service, new_photo, owned_by, service  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +87,7 @@ def test_a_video_result_shows_its_moment(page):
 
 def test_uploading_an_image_shows_similar_results(page, tmp_path: Path):
     photo = tmp_path / "green-triangle.jpg"
-    photo.write_bytes(jpeg(Item("green", "triangle", "linen cloth"), seed=2024))
+    photo.write_bytes(new_photo("green", "triangle", seed=3))
     page.find_element(By.ID, "image-input").send_keys(str(photo))
     WebDriverWait(page, WAIT_S).until(ec.text_to_be_present_in_element((By.ID, "status"), "green-triangle.jpg"))
     cards = results(page)

@@ -6,8 +6,7 @@ import json
 import pytest
 
 from stockmind.commands import search as search_command
-from stockmind.synthetic import Item
-from tests.integration.service_fixtures import jpeg, owned_by, service  # noqa: F401 (service is a fixture)
+from tests.integration.service_fixtures import indexed_service, new_photo, owned_by, service  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +33,7 @@ def test_search_by_text_prints_the_clients_best_matches(monkeypatch, capsys, ser
 
 def test_search_by_image_file(monkeypatch, capsys, service, tmp_path):
     photo = tmp_path / "photo.jpg"
-    photo.write_bytes(jpeg(Item("yellow", "circle", "concrete floor"), seed=77))
+    photo.write_bytes(new_photo("yellow", "circle", seed=2))
     code, _ = run_search(monkeypatch, service, "--client", "globex", "--image", str(photo), "-k", "2")
     results = printed_results(capsys)
     assert code == 0 and results[0]["sku"] == "sku-yellow-circle" and owned_by("globex", [r["key"] for r in results])

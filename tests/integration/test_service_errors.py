@@ -6,8 +6,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.integration.service_fixtures import MAX_UPLOAD_BYTES, jpeg, service  # noqa: F401 (fixture)
 from stockmind.synthetic import Item
+from tests.integration.service_fixtures import (  # noqa: F401 (fixtures)
+    MAX_UPLOAD_BYTES, indexed_service, jpeg, service,
+)
 
 pytestmark = pytest.mark.slow
 

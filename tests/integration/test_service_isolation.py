@@ -10,7 +10,7 @@ import pytest
 
 from stockmind.synthetic import Item
 from tests.integration.service_fixtures import (
-    CLIENTS, GLOBEX_ONLY, jpeg, owned_by, result_keys, service, sku_of,  # noqa: F401 (service is a fixture)
+    CLIENTS, GLOBEX_ONLY, indexed_service, jpeg, owned_by, result_keys, service, sku_of,  # noqa: F401 (fixtures)
 )
 
 pytestmark = pytest.mark.slow

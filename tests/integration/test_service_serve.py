@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from stockmind.local.ports import LOOPBACK, free_port
-from tests.integration.service_fixtures import owned_by, result_keys, service  # noqa: F401 (service is a fixture)
+from tests.integration.service_fixtures import indexed_service, owned_by, result_keys, service  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
 
@@ -12,7 +12,8 @@ pytestmark = pytest.mark.slow
 def test_the_serve_deployment_answers_searches_like_the_local_service(service, ray_cluster):
     from ray import serve
 
-    from stockmind.service.serve import APP_NAME, build, replica_env
+    from stockmind.service.replicas import replica_env
+    from stockmind.service.serve import APP_NAME, build
 
     port = free_port()
     serve.start(http_options={"host": LOOPBACK, "port": port})

@@ -5,7 +5,7 @@ import pytest
 from stockmind.config import Settings
 from stockmind.search import MAX_QUERY_CHARS, Timings, normalised_query
 from stockmind.service.routes.search import server_timing
-from stockmind.service.serve import replica_env
+from stockmind.service.replicas import replica_env
 
 
 def test_server_timing_is_milliseconds_per_stage():

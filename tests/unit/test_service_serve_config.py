@@ -3,15 +3,21 @@
 import importlib
 from pathlib import Path
 
+import pytest
 import yaml
-from ray.serve.schema import ServeDeploySchema
 
 import stockmind.service
 
 CONFIG = Path(stockmind.service.__file__).with_name("serve.yaml")
 
 
+# Ray is imported inside the tests: it reads its loopback switch at import (FACTS), and the session's
+# fixtures set that variable only after collection.
+
+
 def test_the_serve_config_passes_serves_schema():
+    from ray.serve.schema import ServeDeploySchema
+
     schema = ServeDeploySchema.model_validate(yaml.safe_load(CONFIG.read_text()))
     assert [app.name for app in schema.applications] == ["stockmind-search"]
 
@@ -25,7 +31,6 @@ def test_the_config_names_the_app_builder_with_arguments_it_accepts():
 
 
 def test_the_builder_applies_replicas_and_gpus_and_refuses_unknown_arguments():
-    import pytest
     from ray.serve import Application
 
     from stockmind.service.serve import app_builder
