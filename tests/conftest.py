@@ -19,6 +19,11 @@ import pytest
 
 from stockmind.local.aws_topology import create_topology
 from stockmind.local.ports import free_port
+from stockmind.local.ray_head import RAY_ENV
+
+# Ray reads its settings (auth mode above all) when first imported, and test modules import it at
+# collection time, long before any fixture runs: the stack's Ray settings must be in place first.
+os.environ.update(RAY_ENV)
 
 
 def make_state_dir() -> Path:

@@ -29,18 +29,17 @@ def wait_for_port(port: int, timeout_s: float, what: str) -> None:
 
 
 def process_is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return _signal_reaches(os.kill, pid)
 
 
 def group_is_alive(pgid: int) -> bool:
+    return _signal_reaches(os.killpg, pgid)
+
+
+def _signal_reaches(send, target: int) -> bool:
+    """Signal 0 checks existence: gone → ProcessLookupError; someone else's → PermissionError (alive)."""
     try:
-        os.killpg(pgid, 0)
+        send(target, 0)
     except ProcessLookupError:
         return False
     except PermissionError:

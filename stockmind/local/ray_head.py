@@ -7,6 +7,7 @@ this head and nothing else.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stockmind.local.ports import LOOPBACK, free_port, group_is_alive, stop_process_group
+
+log = logging.getLogger(__name__)
 
 RAY_ENV = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
@@ -42,7 +45,19 @@ class RayHead:
         return f"http://{LOOPBACK}:{self.dashboard_port}"
 
     @classmethod
-    def start(cls, num_cpus: int, log_path: Path) -> RayHead:
+    def start(cls, num_cpus: int, log_path: Path, attempts: int = 3) -> RayHead:
+        """Start a head; retried because `ray start` gives the raylet a fixed 30 s to register with
+        the GCS, which a loaded 2-core machine can miss ("The current node timed out during startup")."""
+        for attempt in range(1, attempts + 1):
+            head, returncode = cls._start_once(num_cpus, log_path)
+            if returncode == 0:
+                return head
+            head.stop()
+            log.warning("`ray start --head` failed (%s), attempt %d of %d; see %s", returncode, attempt, attempts, log_path)
+        raise RuntimeError(f"`ray start --head` failed {attempts} times; see {log_path}")
+
+    @classmethod
+    def _start_once(cls, num_cpus: int, log_path: Path) -> tuple[RayHead, int]:
         gcs_port, dashboard_port = free_port(), free_port()
         # Every port Ray would otherwise take at a fixed default (the agent's 52365, the client
         # server's 10001, ...) is chosen free, so a test session, the demo and a benchmark can each
@@ -62,17 +77,13 @@ class RayHead:
             "--num-cpus", str(num_cpus), "--temp-dir", temp_dir, "--disable-usage-stats",
             *(item for pair in own_ports.items() for item in pair),
         ]
-        with open(log_path, "ab") as log:
+        with open(log_path, "ab") as log_file:
             process = subprocess.Popen(
-                command, env={**os.environ, **RAY_ENV}, stdin=subprocess.DEVNULL, stdout=log,
+                command, env={**os.environ, **RAY_ENV}, stdin=subprocess.DEVNULL, stdout=log_file,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )
-            returncode = process.wait(timeout=180)
-        head = cls(gcs_port=gcs_port, dashboard_port=dashboard_port, pgid=process.pid, temp_dir=temp_dir)
-        if returncode != 0:
-            head.stop()
-            raise RuntimeError(f"`ray start --head` failed ({returncode}); see {log_path}")
-        return head
+            returncode = process.wait(timeout=300)
+        return cls(gcs_port=gcs_port, dashboard_port=dashboard_port, pgid=process.pid, temp_dir=temp_dir), returncode
 
     def is_running(self) -> bool:
         return group_is_alive(self.pgid)
