@@ -5,7 +5,7 @@
 VENV ?= $(HOME)/.cache/stockmind/venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test unit venv system iac-venv bench bench-quick terraform-validate down clean
+.PHONY: demo test unit venv system iac-venv bench bench-quick notebooks terraform-validate down clean
 
 venv:
 	@bash scripts/ensure_venv.sh
@@ -30,6 +30,10 @@ bench-quick: venv
 
 bench: venv
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+notebooks: venv
+	@mkdir -p notebooks/outputs
+	@cd notebooks && for nb in 0*.ipynb; do echo "== $$nb"; $(PY) -m stockmind.evaluation.notebook_runner $$nb --save outputs/$$nb || exit 1; done
 
 terraform-validate:
 	bash scripts/terraform_validate.sh
