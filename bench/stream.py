@@ -61,6 +61,7 @@ from stockmind.synthetic import catalogue, render  # noqa: E402
 log = logging.getLogger("bench.stream")
 
 BATCH_SIZE = 32
+IN_FLIGHT = 4 * BATCH_SIZE
 PHOTO_SIZE = (320, 240)
 EMBEDDER_CPUS = 1.0  # one of the head's two CPUs; the other decodes (never all CPUs to actors: FACTS)
 POLL_S = 0.02
@@ -101,7 +102,10 @@ class Bench:
 
     def settings(self, model: str, database_url: str) -> Settings:
         env = {**self.stack.env, "DATABASE_URL": database_url, "STOCKMIND_MODEL": model}
-        return dataclasses.replace(Settings.from_env(env), embed_batch_size=BATCH_SIZE)
+        # Room for the two batches queued on the actor plus a full one forming: with less, the held
+        # messages all sit in the actor's queue and the next batch leaves partial.
+        return dataclasses.replace(Settings.from_env(env), embed_batch_size=BATCH_SIZE,
+                                   max_messages_in_flight=IN_FLIGHT)
 
     def fresh_database(self) -> str:
         url = self.stack.postgres.create_database(f"bench_{uuid.uuid4().hex[:10]}")
@@ -247,6 +251,7 @@ def main(args: argparse.Namespace) -> None:
         shutil.rmtree(models_dir, ignore_errors=True)
     print(f"batch_size={BATCH_SIZE}")
     print(f"embedder_cpus={EMBEDDER_CPUS}")
+    print(f"max_messages_in_flight={IN_FLIGHT}")
     print(f"latency_upload_rate_per_s={rate}")
     print(f"latency_uploads={len(lags)}")
     print(f"stream_efficiency_heavy={heavy:.3f}")
