@@ -3,15 +3,7 @@ and reading back what the queue, the DLQ and the store hold."""
 
 from __future__ import annotations
 
-import os
-
-from stockmind.local.ray_head import RAY_ENV
-
-# Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when it is first imported; imported before the
-# stack's environment is set, it binds to the network card and cannot reach the loopback head.
-os.environ.update(RAY_ENV)
-
-import dataclasses  # noqa: E402
+import dataclasses
 import io
 import json
 import threading
