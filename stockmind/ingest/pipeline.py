@@ -8,7 +8,6 @@ environment variables that the Ray head was not started with, so they travel in 
 from __future__ import annotations
 
 import logging
-import os
 
 import ray
 from ray.exceptions import RayActorError
@@ -17,14 +16,10 @@ from stockmind.config import Settings
 from stockmind.ingest.ingestor import StreamIngestor
 from stockmind.ingest.options import StreamOptions
 from stockmind.ingest.shutdown import ShutdownRequest
+from stockmind.worker_env import worker_runtime_env
 
 log = logging.getLogger(__name__)
 
-FORWARDED_ENV = (
-    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EC2_METADATA_DISABLED",
-    "HF_HUB_OFFLINE", "HF_HOME",
-)
 # `run`, `stop` and `stats` must be able to run at the same time in the actor.
 ACTOR_CONCURRENCY = 4
 MAX_RESTARTS = 3
@@ -33,10 +28,9 @@ POLL_S = 0.5
 
 def start_ingestor(settings: Settings, options: StreamOptions, num_cpus: float = 0.5):
     """The ingestor actor (it builds its own embedder pool); Ray restarts it if its process dies."""
-    env = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
     actor_class = ray.remote(StreamIngestor).options(
         num_cpus=num_cpus, max_concurrency=ACTOR_CONCURRENCY, max_restarts=MAX_RESTARTS,
-        runtime_env={"env_vars": env},
+        runtime_env=worker_runtime_env(),
     )
     return actor_class.remote(settings, options)
 
