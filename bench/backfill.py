@@ -114,7 +114,8 @@ def backfill_rates(stack, model: str, prefix: str, case: Case, args: argparse.Na
     summary = run_backfill(options, on_written=lambda n: stamps.append((time.perf_counter(), n)))
     log.info("%s: %s", case.name, summary.line())
     if summary.embedded != case.images or len(stamps) < 2:
-        raise RuntimeError(f"{case.name}: expected {case.images} images in several batches, got {summary.line()}")
+        raise RuntimeError(f"{case.name}: expected {case.images} images written in several batches, got"
+                           f" {len(stamps)} batches: {summary.line()}")
     steady = sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0])
     return steady, summary.embedded / summary.seconds
 

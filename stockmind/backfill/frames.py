@@ -7,7 +7,6 @@ Bytes that are not the media their key says are reported with the reason and dro
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 
@@ -25,34 +24,40 @@ log = logging.getLogger(__name__)
 IDENTITY_COLUMNS = ("bucket", "key", "etag", "version_id", "size", "modified_s")
 
 
-@functools.lru_cache(maxsize=4)
-def preprocessor_for(model: str, max_pixels: int) -> ImagePreprocessor:
-    """Loaded once per worker process: every batch of a run asks for the same one."""
-    return ImagePreprocessor.from_pretrained(model, max_pixels=max_pixels, device="cpu")
+class FramePreparer:
+    """Ray Data `map_batches` callable class (pyarrow batches in, numpy batches out): yields pixel rows.
+
+    An actor, not a task: importing torch and loading the preprocessor costs tens of seconds on a
+    busy node, and Ray replaces idle task workers freely, so tasks would pay it again and again."""
+
+    def __init__(self, model: str, max_pixels: int, fps: float, max_frames: int, tally):
+        self._preprocessor = ImagePreprocessor.from_pretrained(model, max_pixels=max_pixels, device="cpu")
+        self._fps, self._max_frames, self._tally = fps, max_frames, tally
+
+    def __call__(self, batch: pa.Table):
+        columns: dict[str, list] = {name: [] for name in (*IDENTITY_COLUMNS, "frame_no", "frame_count", "timestamp_s")}
+        pixels, failures = [], []
+        for row in batch.to_pylist():
+            try:
+                media_type = parse_media_key(row["key"]).media_type
+                prepared = prepare_media(media_type, row["data"], self._preprocessor, fps=self._fps,
+                                         max_frames=self._max_frames)
+            except PoisonInput as error:
+                failures.append(Failure(row["bucket"], row["key"], error.reason, str(error)))
+                continue
+            _add_frames(columns, row, prepared.timestamps)
+            pixels.append(prepared.pixels)
+        report(self._tally, failures=failures)
+        if pixels:
+            yield {**{name: np.asarray(values) for name, values in columns.items()},
+                   "pixels": np.concatenate(pixels)}
 
 
-def prepare_frames(batch: pa.Table, *, model: str, max_pixels: int, fps: float, max_frames: int, tally):
-    """Ray Data `map_batches` (pyarrow batches in, numpy batches out): yields pixel rows."""
-    preprocessor = preprocessor_for(model, max_pixels)
-    columns: dict[str, list] = {name: [] for name in (*IDENTITY_COLUMNS, "frame_no", "frame_count", "timestamp_s")}
-    pixels, failures = [], []
-    for row in batch.to_pylist():
-        try:
-            media_type = parse_media_key(row["key"]).media_type
-            prepared = prepare_media(media_type, row["data"], preprocessor, fps=fps, max_frames=max_frames)
-        except PoisonInput as error:
-            failures.append(Failure(row["bucket"], row["key"], error.reason, str(error)))
-            continue
-        count = len(prepared.timestamps)
-        for frame_no, timestamp in enumerate(prepared.timestamps):
-            for name in IDENTITY_COLUMNS:
-                columns[name].append(row[name])
-            columns["frame_no"].append(frame_no)
-            columns["frame_count"].append(count)
-            # Images have no time; NaN keeps the column a plain float for Arrow and numpy.
-            columns["timestamp_s"].append(math.nan if timestamp is None else timestamp)
-        pixels.append(prepared.pixels)
-    report(tally, failures=failures)
-    if pixels:
-        yield {**{name: np.asarray(values) for name, values in columns.items()},
-               "pixels": np.concatenate(pixels)}
+def _add_frames(columns: dict[str, list], row: dict, timestamps: list[float | None]) -> None:
+    for frame_no, timestamp in enumerate(timestamps):
+        for name in IDENTITY_COLUMNS:
+            columns[name].append(row[name])
+        columns["frame_no"].append(frame_no)
+        columns["frame_count"].append(len(timestamps))
+        # Images have no time; NaN keeps the column a plain float for Arrow and numpy.
+        columns["timestamp_s"].append(math.nan if timestamp is None else timestamp)

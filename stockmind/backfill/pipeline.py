@@ -3,9 +3,10 @@
     keys (listing pages / Inventory files / key list) → skip what is embedded → GET bytes
       → decode + preprocess (one row per image or video frame) → ClipEmbedder actor pool → write
 
-Stages that only wait on S3 or PostgreSQL ask for a fraction of a CPU; the embedder actors ask for
-`cpus_per_actor` (and GPUs), and `check_resources` refuses a pool that would leave no CPU for the
-decode tasks: Ray Data then hangs forever without an error (FACTS).
+Stages that only wait on S3 or PostgreSQL are tasks with a fraction of a CPU; decoding and embedding
+load a model, so they are actor pools (the embedders with `cpus_per_actor` and GPUs), and
+`check_resources` refuses an embedder pool that would leave no CPU for a decoder: Ray Data then hangs
+forever without an error (FACTS).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ray.data import ActorPoolStrategy, Dataset
 
 from stockmind.backfill.datasource import ObjectKeysDatasource
 from stockmind.backfill.fetch import fetch_objects
-from stockmind.backfill.frames import prepare_frames
+from stockmind.backfill.frames import FramePreparer
 from stockmind.backfill.options import BackfillOptions
 from stockmind.backfill.pipeline_env import worker_env
 from stockmind.backfill.skip import select_todo
@@ -30,10 +31,14 @@ log = logging.getLogger(__name__)
 
 # CPUs per task or actor of the stages around the embedder: listing, queries and GETs mostly wait.
 IO_CPUS = 0.1
-DECODE_CPUS = 0.5
+DECODE_CPUS = 0.25
 WRITER_CPUS = 0.1
+# Ray Data's streaming repartition runs tasks of one whole CPU (no option to change it): the actor
+# pools must always leave that much free, or the pipeline waits for it forever.
+REPARTITION_CPUS = 1.0
 OBJECTS_PER_FETCH = 16  # one task GETs this many objects in threads
 OBJECTS_PER_DECODE = 8
+MAX_DECODERS = 8
 
 
 def keys_to_embed(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
@@ -54,12 +59,16 @@ def backfill(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
     env = worker_env()
     return (
         keys_to_embed(shards, options, tally)
+        # Small blocks keep the stages streaming: without this a whole listing page would be fetched,
+        # then decoded, then embedded, as one block, with nothing overlapping.
+        .repartition(target_num_rows_per_block=OBJECTS_PER_FETCH)
         .map_batches(fetch_objects, batch_format="pyarrow", batch_size=OBJECTS_PER_FETCH, num_cpus=IO_CPUS,
                      runtime_env=env, fn_kwargs={"tally": tally})
-        .map_batches(prepare_frames, batch_format="pyarrow", batch_size=OBJECTS_PER_DECODE, num_cpus=DECODE_CPUS,
-                     runtime_env=env,
-                     fn_kwargs={"model": options.model, "max_pixels": options.max_image_pixels,
-                                "fps": options.video_fps, "max_frames": options.video_max_frames, "tally": tally})
+        .map_batches(FramePreparer, batch_format="pyarrow", batch_size=OBJECTS_PER_DECODE,
+                     compute=ActorPoolStrategy(min_size=1, max_size=decoder_pool_size(options)),
+                     num_cpus=DECODE_CPUS, runtime_env=env,
+                     fn_constructor_args=(options.model, options.max_image_pixels, options.video_fps,
+                                          options.video_max_frames, tally))
         .map_batches(ClipEmbedder, fn_constructor_args=(options.model,), batch_size=options.batch_size,
                      compute=ActorPoolStrategy(min_size=1, max_size=options.pool_size),
                      num_gpus=options.gpus_per_actor, num_cpus=options.cpus_per_actor,
@@ -70,24 +79,29 @@ def backfill(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
 
 
 def embedder_env(env: dict, options: BackfillOptions) -> dict:
-    """The embedder's own thread count. Ray gives an actor with a fraction of a CPU one torch thread;
-    on a CPU-only node the embedder may use more cores than it reserves (`--threads-per-actor`).
-
-    Setting it always has a second purpose: Ray Data fuses a task stage into the next actor stage
-    when their remote arguments are equal, which would run decoding inside the embedder actors,
-    one after the other, instead of in parallel tasks that keep the embedder fed."""
+    """The embedder's torch threads: Ray gives an actor with a fraction of a CPU one thread; on a
+    CPU-only node the embedder may use more cores than it reserves (`--threads-per-actor`)."""
     threads = str(options.threads_per_actor or max(1, int(options.cpus_per_actor)))
     return {"env_vars": {**env["env_vars"], "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}}
 
 
+def decoder_pool_size(options: BackfillOptions) -> int:
+    """As many decoders as the CPUs left beside the embedders allow (at least one)."""
+    return max(1, min(MAX_DECODERS, int(_spare_cpus(options) // DECODE_CPUS)))
+
+
 def check_resources(options: BackfillOptions) -> None:
-    """Refuse an embedder pool that leaves no CPU for the decode tasks (a silent deadlock otherwise)."""
-    if options.gpus_per_actor > 0:
-        return  # GPU actors run on GPU nodes, which bring their own CPUs
-    total = ray.cluster_resources().get("CPU", 0)
-    reserved = options.pool_size * options.cpus_per_actor + WRITER_CPUS
-    if reserved + DECODE_CPUS + IO_CPUS > total:
+    """Refuse an embedder pool that leaves no CPU for a decoder and the 1-CPU repartition tasks: Ray
+    Data would hang without an error."""
+    if _spare_cpus(options) < DECODE_CPUS:
         raise ConfigError(
             f"{options.pool_size} embedder actors × {options.cpus_per_actor} CPU leave no CPU for decoding on a"
-            f" cluster of {total:g} CPUs; lower --pool-size or --cpus-per-actor"
+            f" cluster of {ray.cluster_resources().get('CPU', 0):g} CPUs; lower --pool-size or --cpus-per-actor"
         )
+
+
+def _spare_cpus(options: BackfillOptions) -> float:
+    total = ray.cluster_resources().get("CPU", 0)
+    # GPU actors run on GPU nodes, which bring their own CPUs; count them only on CPU-only runs.
+    embedders = 0 if options.gpus_per_actor > 0 else options.pool_size * options.cpus_per_actor
+    return total - embedders - WRITER_CPUS - IO_CPUS - REPARTITION_CPUS

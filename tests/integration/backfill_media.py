@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
 
 from stockmind.models import SMALL_CLIP
 from stockmind.synthetic import catalogue, render
 from stockmind.synthetic_video import encode_video
 
-# The shipped small CLIP; a developer can point at another checkpoint folder while it is retrained.
-MODEL = os.environ.get("STOCKMIND_BACKFILL_TEST_MODEL", SMALL_CLIP)
+MODEL = SMALL_CLIP
 VIDEO_SECONDS = 3  # sampled at 1 frame/s → 3 frames
 
 

@@ -72,8 +72,9 @@ def test_backfill_of_two_clients_is_searchable_reports_bad_objects_and_a_rerun_e
     second = run_backfill(options(prefix="clients/"))
 
     assert (second.listed, second.skipped, second.embedded, second.failed) == (10, 8, 0, 2)
+    # --force skips nothing: the 8 stored objects and the broken one (never stored) would be fetched.
     forced = run_backfill(options(prefix="clients/", force=True, dry_run=True))
-    assert (forced.skipped, forced.to_embed) == (0, 8)
+    assert (forced.skipped, forced.to_embed, forced.failed) == (0, 9, 1)
 
 
 def assert_vectors_match_the_bare_embedder(aws, conn, uploaded) -> None:
@@ -133,11 +134,14 @@ def test_a_batch_the_store_rejects_fails_alone_and_a_rerun_completes_it_without_
     with connect(database_url) as conn:
         conn.execute("DROP TRIGGER refuse ON media")
 
-    second = run_backfill(options(prefix="clients/shop-e/"))
+    # The re-run also reloads the tenant "at scale": its index is dropped first and rebuilt after.
+    second = run_backfill(options(prefix="clients/shop-e/", defer_indexes=True))
 
     assert (second.skipped, second.embedded, second.failed) == (len(uploaded) - 1, 1, 0)
     with connect(database_url) as conn:
         assert count_media(conn, "shop-e") == len(uploaded)
+        assert conn.execute("SELECT state FROM tenant_indexes WHERE client_id = 'shop-e'").fetchall() == [("ready",)]
+        assert conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%hnsw%'").fetchone()[0] == 1
         total, distinct = conn.execute(
             "SELECT count(*), count(DISTINCT (media_id, frame_no)) FROM embeddings WHERE client_id = 'shop-e'"
         ).fetchone()
