@@ -185,7 +185,7 @@ def main(args: argparse.Namespace) -> None:
         rps = throughput(base_url, token, distinct_queries(pool, args.requests, args.requests), args.concurrency)
 
         settings = Settings.from_env(env)
-        print(f"vectors={args.vectors} dim_model={args.model} k={K} requests_per_phase={args.requests} "
+        print(f"vectors={args.vectors} model={args.model} k={K} requests_per_phase={args.requests} "
               f"concurrency={args.concurrency} max_k={settings.search_max_k}")
         print(f"load_s={load_s:.1f} index_build_s={index_s:.1f}")
         for name, value in cold_shares.items():
