@@ -20,7 +20,7 @@ from stockmind.backfill.datasource import ObjectKeysDatasource
 from stockmind.backfill.fetch import fetch_objects
 from stockmind.backfill.frames import FramePreparer
 from stockmind.backfill.options import BackfillOptions
-from stockmind.backfill.pipeline_env import worker_env
+from stockmind.worker_env import worker_runtime_env
 from stockmind.backfill.skip import select_todo
 from stockmind.backfill.sources import Shard
 from stockmind.backfill.writer import MediaWriter
@@ -43,7 +43,7 @@ MAX_DECODERS = 8
 
 def keys_to_embed(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
     """Listed objects minus those already embedded with this model at this eTag (unless --force)."""
-    env = worker_env()
+    env = worker_runtime_env()
     return (
         # One block stream per shard: splitting pages further would only multiply the skip queries.
         ray.data.read_datasource(ObjectKeysDatasource(shards), num_cpus=IO_CPUS, runtime_env=env,
@@ -56,7 +56,7 @@ def keys_to_embed(shards: list[Shard], options: BackfillOptions, tally) -> Datas
 
 def backfill(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
     """The whole pipeline; its rows are the outcomes (`key`, `stored`, `frames`) of written objects."""
-    env = worker_env()
+    env = worker_runtime_env()
     return (
         keys_to_embed(shards, options, tally)
         # Small blocks keep the stages streaming: without this a whole listing page would be fetched,

@@ -23,7 +23,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     down.set_defaults(run=_down)
 
     actions.add_parser("status", help="which services are running").set_defaults(run=_status)
-    actions.add_parser("env", help="print the environment file's path").set_defaults(run=_env)
+    env = actions.add_parser("env", help="print the environment file's path")
+    env.add_argument("--runtime-env", action="store_true",
+                     help="print the environment as a Ray runtime_env JSON, for `ray job submit --runtime-env-json`")
+    env.set_defaults(run=_env)
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -56,5 +59,6 @@ def _env(args: argparse.Namespace) -> int:
     if stack is None:
         print("local stack is not up: run `stockmind local up`")
         return 1
-    print(stack.env_file)
+    # The head was started before the stack's endpoints existed, so jobs get them in their runtime_env.
+    print(json.dumps({"env_vars": stack.env}) if args.runtime_env else stack.env_file)
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stockmind.backfill.pipeline_env import FORWARDED_ENV
+from stockmind.worker_env import FORWARDED_ENV
 from stockmind.store import connect, count_media
 from tests.integration.backfill_media import MODEL, upload_catalogue
 
