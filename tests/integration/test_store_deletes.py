@@ -1,22 +1,8 @@
 """ObjectRemoved handling and whole-tenant deletion against a real PostgreSQL + pgvector."""
 
-import pytest
-
-from stockmind.store import PgVectorWriter, connect, count_embeddings, count_media, embedded_media, search_vectors
+from stockmind.store import PgVectorWriter, count_embeddings, count_media, embedded_media, search_vectors
 
 from tests.integration.store_factories import BUCKET, image_key, media, removal, unit, video_key
-
-
-@pytest.fixture
-def writer(database_url):
-    with PgVectorWriter(database_url) as writer:
-        yield writer
-
-
-@pytest.fixture
-def conn(database_url):
-    with connect(database_url) as conn:
-        yield conn
 
 
 def test_a_removal_deletes_the_media_and_its_vectors(writer, conn):

@@ -6,25 +6,13 @@ import pytest
 from stockmind.errors import InvalidVector
 from stockmind.media_types import MediaType
 from stockmind.store import (
-    PgVectorWriter, build_deferred_indexes, connect, defer_indexes, search_vectors,
+    PgVectorWriter, build_deferred_indexes, defer_indexes, search_vectors,
 )
 from psycopg import sql
 
 from stockmind.store import partitions, queries
 
 from tests.integration.store_factories import DIM, image_key, media, near, unit, video_key
-
-
-@pytest.fixture
-def writer(database_url):
-    with PgVectorWriter(database_url) as writer:
-        yield writer
-
-
-@pytest.fixture
-def conn(database_url):
-    with connect(database_url) as conn:
-        yield conn
 
 
 def test_a_query_never_returns_another_clients_media_even_when_closer(writer, conn):

@@ -7,21 +7,9 @@ import numpy as np
 import pytest
 
 from stockmind.errors import InvalidVector
-from stockmind.store import PgVectorWriter, connect, count_embeddings, count_media, embedded_media
+from stockmind.store import PgVectorWriter, count_embeddings, count_media, embedded_media
 
 from tests.integration.store_factories import BUCKET, DIM, image_key, media, unit, video_key
-
-
-@pytest.fixture
-def writer(database_url):
-    with PgVectorWriter(database_url) as writer:
-        yield writer
-
-
-@pytest.fixture
-def conn(database_url):
-    with connect(database_url) as conn:
-        yield conn
 
 
 def stored_vectors(conn, key: str) -> np.ndarray:
