@@ -22,21 +22,13 @@ from stockmind.config import Settings
 from stockmind.errors import StockmindError
 from stockmind.media import parse_media_key
 from stockmind.media_types import MediaType
-from stockmind.store import search_vectors
+from stockmind.store import search_vectors, stored_vectors
 
 log = logging.getLogger(__name__)
 
 URL_TTL_S = 3600
 TEXT_CACHE_SIZE = 4096  # recent query texts; one 512-d vector is 2 KB
 MAX_QUERY_CHARS = 1000
-
-_STORED_VECTORS = """
-SELECT e.embedding
-FROM media m JOIN embeddings e ON e.client_id = m.client_id AND e.media_id = m.media_id
-WHERE m.client_id = %(client_id)s AND m.key = %(key)s AND m.status = 'active'
-  AND (%(bucket)s::text IS NULL OR m.bucket = %(bucket)s) AND e.model_id = %(model_id)s
-ORDER BY e.frame_no
-"""
 
 
 class MediaNotFound(StockmindError):
@@ -181,10 +173,9 @@ class Searcher:
         if ref.client_id != client_id:
             # The same answer as a missing key: a tenant learns nothing about another's media.
             raise MediaNotFound(f"no media {key!r} for this client")
-        rows = conn.execute(_STORED_VECTORS, {"client_id": client_id, "key": key, "model_id": self.model_id,
-                                              "bucket": self._settings.s3_bucket_name}).fetchall()
-        if rows:
-            return _mean_direction(np.stack([np.asarray(row[0].to_numpy(), np.float32) for row in rows]))
+        vectors = stored_vectors(conn, client_id, key, model_id=self.model_id, bucket=self._settings.s3_bucket_name)
+        if vectors:
+            return _mean_direction(np.stack([np.asarray(vector.to_numpy(), np.float32) for vector in vectors]))
         return self._embed_stored_object(ref)
 
     def _embed_stored_object(self, ref) -> np.ndarray:

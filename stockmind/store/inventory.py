@@ -31,3 +31,17 @@ def count_media(conn: psycopg.Connection, client_id: str, *, status: str = "acti
         "SELECT count(*) FROM media WHERE client_id = %s AND status = %s", (client_id, status)
     ).fetchone()
     return count
+
+
+def stored_vectors(
+    conn: psycopg.Connection, client_id: str, key: str, *, model_id: str, bucket: str | None = None
+) -> list:
+    """The vectors (one per image, one per video frame, in frame order) a tenant's live media holds."""
+    rows = conn.execute(
+        "SELECT e.embedding FROM media m JOIN embeddings e ON e.client_id = m.client_id AND e.media_id = m.media_id"
+        " WHERE m.client_id = %(client_id)s AND m.key = %(key)s AND m.status = 'active'"
+        " AND (%(bucket)s::text IS NULL OR m.bucket = %(bucket)s) AND e.model_id = %(model_id)s"
+        " ORDER BY e.frame_no",
+        {"client_id": client_id, "key": key, "model_id": model_id, "bucket": bucket},
+    )
+    return [embedding for (embedding,) in rows]
