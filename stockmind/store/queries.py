@@ -11,6 +11,7 @@ outer query keeps the best frame per media, and if that leaves fewer than k hits
 full, it is repeated with a larger fetch.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,12 +27,19 @@ from stockmind.store.validation import normalised
 DEFAULT_MAX_K = 100
 # Below this many rows an exact scan answers within a few ms (bench/store.py measures it).
 EXACT_SEARCH_MAX_ROWS = 2000
-# ef_search never below this. Queries far from all of a tenant's media (near another tenant's) meet
-# a graph of well-separated clusters; bench/store.py measured recall@10 on such queries for an 8k-row
-# tenant at 0.42 (ef 40), 0.53 (100), 0.64 (200) and 1.0 (400); near queries were >= 0.99 at any ef.
-# For an 82k-row tenant far queries stay short of that: 0.65 (400), 0.78 (700), 0.86 (1000).
+# ef_search never below MIN_EF_SEARCH. Queries far from all of a tenant's media (near another
+# tenant's) meet a graph of well-separated clusters: bench/store.py measured recall@10 on such
+# queries for an 8k-row tenant at 0.42 (ef 40), 0.53 (100), 0.64 (200) and 1.0 (400); near queries
+# were >= 0.99 at any ef. Larger tenants need a wider search, and it costs time in proportion
+# (m=16, ef_construction=200; far-query recall@10, median query time):
+#   30k rows: ef 400 0.935 6 ms, 500 0.965, 600 0.975, 700 0.98 13 ms
+#   82k rows: ef 400 0.90 8 ms, 600 0.965 11 ms, 800 0.985 14 ms, 1000 0.99 19 ms
+# HNSW's search cost grows with the log of its size, and so does ef_search here: from 10k rows on,
+# EF_PER_E_FOLD more per e-fold of rows (620 at 30k, 820 at 82k), capped at MAX_EF_SEARCH.
 MIN_EF_SEARCH = 400
 MAX_EF_SEARCH = 1000
+EF_GROWTH_FROM_ROWS = 10_000
+EF_PER_E_FOLD = 200
 OVERFETCH = 4
 MAX_FETCH = 4000
 
@@ -100,7 +108,8 @@ def _run(conn, plan: _Plan, client_id, query, k, fetch, sku, media_type) -> list
     # One round trip for BEGIN, the settings, the query and COMMIT.
     with conn.pipeline(), conn.transaction():
         if not plan.exact:
-            _set_index_scan(conn, fetch, iterative=sku is not None or media_type is not None or fetch > MAX_EF_SEARCH)
+            iterative = sku is not None or media_type is not None or fetch > MAX_EF_SEARCH
+            _set_index_scan(conn, ef_search_for(plan.index.estimated_rows, fetch), iterative=iterative)
         return conn.execute(statement, params, prepare=False).fetchall()
 
 
@@ -124,10 +133,15 @@ def search_sql(index: partitions.TenantIndex, *, exact: bool, sku: bool, media_t
     )
 
 
-def _set_index_scan(conn, fetch: int, *, iterative: bool) -> None:
-    # The scan must see at least `fetch` candidates; filters discard some, so a filtered scan keeps
-    # going (relaxed order: the outer ORDER BY restores exact order among what it returns).
-    ef_search = min(max(fetch, MIN_EF_SEARCH), MAX_EF_SEARCH)
+def ef_search_for(rows: float, fetch: int) -> int:
+    """hnsw.ef_search for a scan that must return `fetch` rows from a table of about `rows` rows."""
+    grown = MIN_EF_SEARCH + EF_PER_E_FOLD * math.log(max(rows, EF_GROWTH_FROM_ROWS) / EF_GROWTH_FROM_ROWS)
+    return round(min(max(fetch, grown), MAX_EF_SEARCH))
+
+
+def _set_index_scan(conn, ef_search: int, *, iterative: bool) -> None:
+    # Filters discard some candidates, so a filtered scan keeps going (relaxed order: the outer
+    # ORDER BY restores exact order among what it returns).
     conn.execute(
         "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true)",
         (str(ef_search), "relaxed_order" if iterative else "off"),
