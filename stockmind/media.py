@@ -15,6 +15,7 @@ so the message goes to the DLQ with the message text as its reason.
 import json
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from urllib.parse import unquote_plus
 
@@ -47,7 +48,8 @@ class MediaRef:
     file_name: str
     extension: str
 
-    @property
+    # Cached: writers and readers ask for it several times per object.
+    @cached_property
     def key(self) -> str:
         return f"clients/{self.client_id}/products/{self.sku}/media/{self.media_type}/{self.file_name}"
 

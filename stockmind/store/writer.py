@@ -12,23 +12,36 @@ Media that the store already has (a replayed event, moto's second event for a mu
 events older than the stored version (a late arrival) make the upsert's WHERE false: no row comes
 back, no vector is copied, nothing changes. Vectors skip the staging table: the media upsert alone
 decides which to write, so they are copied once, straight into place, and a replay copies none.
+
+Bulk mode (backfills, which skip what is already embedded) takes every key of a batch to be new
+and COPYs the media rows straight into `media`, ids drawn from its sequence: for a key with no row
+nothing can be stale or replayed. If one is stored after all (a live event got there first, or a
+rerun), the primary key rejects the COPY, the transaction rolls back, and the batch is written again
+through the upsert. The upsert (staging COPY, conflict checks, RETURNING) costs more than that COPY;
+bench/store.py measures the writer against a raw COPY.
 """
 
 import logging
 import numpy as np
 import psycopg
-from pgvector import HalfVector
 
 from stockmind.errors import InvalidVector
 from stockmind.store import deletes, partitions
 from stockmind.store.connection import connect
+from stockmind.store.halfvec_copy import HALFVEC_FIELD_TYPE, halfvec_fields
 from stockmind.store.ordering import newest_per_key
 from stockmind.store.records import MediaRemoval, MediaVectors, WriteReport
 from stockmind.store.validation import checked_batch
 
 log = logging.getLogger(__name__)
 
-# Media rows are staged with a binary COPY (sending them as arrays costs more in adaptation than
+_MEDIA_FIELDS = "client_id, bucket, key, sku, media_type, etag, version_id, sequencer, event_time, size, model_id, frame_count"
+_MEDIA_FIELD_TYPES = ["text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "int8", "text", "int4"]
+
+_NEW_MEDIA_IDS = "SELECT nextval('media_id_seq') FROM generate_series(1, %s)"
+_COPY_NEW_MEDIA = f"COPY media (media_id, status, {_MEDIA_FIELDS}) FROM STDIN WITH (FORMAT BINARY)"
+
+# Known media are staged with a binary COPY (sending them as arrays costs more in adaptation than
 # the COPY itself), then upserted in one statement.
 _STAGE_MEDIA = """
 CREATE TEMP TABLE IF NOT EXISTS stage_media (
@@ -36,17 +49,14 @@ CREATE TEMP TABLE IF NOT EXISTS stage_media (
     sequencer text, event_time timestamptz, size bigint, model_id text, frame_count int
 ) ON COMMIT DELETE ROWS
 """
-_COPY_STAGE_MEDIA = "COPY stage_media FROM STDIN WITH (FORMAT BINARY)"
-_STAGE_MEDIA_TYPES = ["text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "int8", "text", "int4"]
+_COPY_STAGE_MEDIA = f"COPY stage_media ({_MEDIA_FIELDS}) FROM STDIN WITH (FORMAT BINARY)"
 
-_UPSERT_MEDIA = """
-INSERT INTO media AS m (client_id, bucket, key, sku, media_type, status, etag, version_id, sequencer,
-                        event_time, size, model_id, frame_count)
-SELECT client_id, bucket, key, sku, media_type, 'active', etag, version_id, sequencer, event_time, size,
-       model_id, frame_count
+_UPSERT_MEDIA = f"""
+INSERT INTO media AS m (status, {_MEDIA_FIELDS})
+SELECT 'active', {_MEDIA_FIELDS}
 FROM stage_media
 -- A stable lock order, so two writers with overlapping batches cannot deadlock (byte order: the
--- cheapest sort; any fixed order will do).
+-- cheapest sort; any fixed order will do; the new-media COPY uses the same one).
 ORDER BY client_id COLLATE "C", bucket COLLATE "C", key COLLATE "C"
 ON CONFLICT (bucket, key, client_id) DO UPDATE SET
     sku = EXCLUDED.sku, media_type = EXCLUDED.media_type, status = 'active', etag = EXCLUDED.etag,
@@ -57,14 +67,14 @@ WHERE NOT coalesce(m.status = 'active' AND m.etag = EXCLUDED.etag AND m.model_id
                    AND m.version_id IS NOT DISTINCT FROM EXCLUDED.version_id, false)
   AND event_is_newer(EXCLUDED.sequencer, EXCLUDED.event_time, m.sequencer, m.event_time)
 -- Only media that existed before (revision > 1) can have old vectors to delete.
-RETURNING client_id, bucket, key, media_id, revision > 1
+RETURNING bucket, key, media_id, revision > 1
 """
 
 _COPY_EMBEDDINGS = (
     "COPY embeddings (client_id, media_id, frame_no, timestamp_s, sku, media_type, model_id, embedding)"
     " FROM STDIN WITH (FORMAT BINARY)"
 )
-EMBEDDING_COPY_TYPES = ["text", "int8", "int4", "float4", "text", "text", "text", "halfvec"]
+_EMBEDDING_FIELD_TYPES = ["text", "int8", "int4", "float4", "text", "text", "text", HALFVEC_FIELD_TYPE]
 
 
 class PgVectorWriter:
@@ -82,14 +92,20 @@ class PgVectorWriter:
         if not items:
             return WriteReport()
         try:
-            return self._write(items)
+            return self._write(items, optimistic=self._bulk)
+        except psycopg.errors.UniqueViolation:
+            if not self._bulk:
+                raise
+            # A key of this bulk batch was already stored: the upsert decides, for the whole batch.
+            log.debug("write: a key was already stored; writing the batch through the upsert")
+            return self._write(items, optimistic=False)
         except psycopg.errors.CheckViolation:
             # "no partition found for row": another process dropped a tenant this writer had seen
             # (delete_client). Forget what was cached and re-create it; a second failure is real.
             self._indexed.clear()
-            return self._write(items)
+            return self._write(items, optimistic=False)
 
-    def _write(self, items: list[MediaVectors]) -> WriteReport:
+    def _write(self, items: list[MediaVectors], *, optimistic: bool) -> WriteReport:
         vectors = checked_batch(items)
         conn = self._connection()
         for item, matrix in zip(items, vectors):
@@ -98,15 +114,20 @@ class PgVectorWriter:
         keep = newest_per_key(
             conn, [(i.bucket, i.ref.key) for i in items], [i.sequencer for i in items], [i.event_time for i in items]
         )
+        chosen = [items[n] for n in keep]
+        matrices = {id(i): v for i, v in zip(items, vectors)}
         with conn.transaction():
-            stored = self._upsert_media(conn, [items[i] for i in keep])
-            deletes.delete_vectors(conn, [(client, media_id) for client, media_id, _, replaced in stored if replaced])
-            rows = self._copy_vectors(
-                conn, [(media_id, items[keep[pos]], vectors[keep[pos]]) for _, media_id, pos, _ in stored]
-            )
+            if optimistic:
+                stored, fields = self._insert_new_media(conn, chosen, matrices)
+            else:
+                changed = self._upsert_media(conn, chosen)
+                deletes.delete_vectors(conn, [(i.ref.client_id, media_id) for i, media_id, replaced in changed if replaced])
+                stored = [(i, media_id) for i, media_id, _ in changed]
+                fields = _encoded(stored, matrices)
+            rows = self._copy_vectors(conn, stored, fields)
         report = WriteReport(
             stored=len(stored), unchanged=len(items) - len(stored), rows=rows,
-            stored_keys=[items[keep[pos]].ref.key for _, _, pos, _ in stored],
+            stored_keys=[i.ref.key for i, _ in stored],
         )
         log.debug("write: %s", report)
         return report
@@ -158,28 +179,55 @@ class PgVectorWriter:
                 partitions.ensure_index(conn, *pair, matrix.shape[1], defer=self._bulk)
                 self._indexed.add(pair)
 
-    def _upsert_media(self, conn, items: list[MediaVectors]) -> list[tuple[str, int, int, bool]]:
-        """(client_id, media_id, position in `items`, replaced) of the media that changed."""
-        with conn.cursor().copy(_COPY_STAGE_MEDIA) as copy:
-            copy.set_types(_STAGE_MEDIA_TYPES)
-            for i in items:
-                copy.write_row((
-                    i.ref.client_id, i.bucket, i.ref.key, i.ref.sku, str(i.ref.media_type), i.etag, i.version_id,
-                    i.sequencer, i.event_time, i.size, i.model_id, len(i.timestamps),
-                ))
-        position = {(i.bucket, i.ref.key): n for n, i in enumerate(items)}
-        rows = conn.execute(_UPSERT_MEDIA).fetchall()
-        return [(client, media_id, position[(bucket, key)], replaced) for client, bucket, key, media_id, replaced in rows]
+    def _insert_new_media(self, conn, items: list[MediaVectors], matrices: dict[int, np.ndarray]):
+        """COPY media rows for keys taken to be new; (item, media_id) of each, and their encoded vectors."""
+        ids = [media_id for (media_id,) in conn.execute(_NEW_MEDIA_IDS, (len(items),))]
+        # The upsert's lock order (bytes of client, bucket, key), for the same reason.
+        ordered = sorted(items, key=lambda i: (i.ref.client_id, i.bucket, i.ref.key))
+        stored = list(zip(ordered, ids))
+        with conn.cursor().copy(_COPY_NEW_MEDIA) as copy:
+            copy.set_types(["int8", "text", *_MEDIA_FIELD_TYPES])
+            for item, media_id in stored:
+                copy.write_row((media_id, "active", *_media_fields(item)))
+            # Encoded while PostgreSQL is still inserting the rows sent above (it works as they arrive).
+            fields = _encoded(stored, matrices)
+        return stored, fields
 
-    def _copy_vectors(self, conn, stored: list[tuple[int, MediaVectors, np.ndarray]]) -> int:
-        rows = 0
+    def _upsert_media(self, conn, items: list[MediaVectors]) -> list[tuple[MediaVectors, int, bool]]:
+        """(item, media_id, replaced) of the known media that changed."""
+        if not items:
+            return []
+        with conn.cursor().copy(_COPY_STAGE_MEDIA) as copy:
+            copy.set_types(_MEDIA_FIELD_TYPES)
+            for item in items:
+                copy.write_row(_media_fields(item))
+        by_key = {(i.bucket, i.ref.key): i for i in items}
+        rows = conn.execute(_UPSERT_MEDIA).fetchall()
+        return [(by_key[(bucket, key)], media_id, replaced) for bucket, key, media_id, replaced in rows]
+
+    def _copy_vectors(self, conn, stored: list[tuple[MediaVectors, int]], fields: list[bytes]) -> int:
+        if not stored:
+            return 0
+        fields = iter(fields)
         with conn.cursor().copy(_COPY_EMBEDDINGS) as copy:
-            copy.set_types(EMBEDDING_COPY_TYPES)
-            for media_id, item, matrix in stored:
-                for frame_no, (timestamp, vector) in enumerate(zip(item.timestamps, matrix)):
-                    copy.write_row((
-                        item.ref.client_id, media_id, frame_no, timestamp, item.ref.sku,
-                        str(item.ref.media_type), item.model_id, HalfVector(vector),
-                    ))
-                    rows += 1
-        return rows
+            copy.set_types(_EMBEDDING_FIELD_TYPES)
+            for item, media_id in stored:
+                client_id, sku, media_type = item.ref.client_id, item.ref.sku, str(item.ref.media_type)
+                for frame_no, timestamp in enumerate(item.timestamps):
+                    copy.write_row((client_id, media_id, frame_no, timestamp, sku, media_type, item.model_id, next(fields)))
+        return sum(len(item.timestamps) for item, _ in stored)
+
+
+def _encoded(stored: list[tuple[MediaVectors, int]], matrices: dict[int, np.ndarray]) -> list[bytes]:
+    """The halfvec fields of the stored media's vectors, in order: one numpy conversion for the
+    whole batch (per item, numpy's call overhead would cost more than the work)."""
+    if not stored:
+        return []
+    return halfvec_fields(np.concatenate([matrices[id(item)] for item, _ in stored]))
+
+
+def _media_fields(item: MediaVectors) -> tuple:
+    return (
+        item.ref.client_id, item.bucket, item.ref.key, item.ref.sku, str(item.ref.media_type), item.etag,
+        item.version_id, item.sequencer, item.event_time, item.size, item.model_id, len(item.timestamps),
+    )

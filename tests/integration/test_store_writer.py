@@ -12,6 +12,14 @@ from stockmind.store import PgVectorWriter, count_embeddings, count_media, embed
 from tests.integration.store_factories import BUCKET, DIM, image_key, media, unit, video_key
 
 
+@pytest.fixture(params=[False, True], ids=["live", "bulk"])
+def writer(database_url, request):
+    """Every rule below holds for both writers: a bulk writer COPYs media it takes to be new and
+    falls back to the upsert when one is already stored."""
+    with PgVectorWriter(database_url, bulk=request.param) as writer:
+        yield writer
+
+
 def stored_vectors(conn, key: str) -> np.ndarray:
     rows = conn.execute(
         "SELECT e.embedding FROM embeddings e JOIN media m USING (client_id, media_id) WHERE m.key = %s"
@@ -149,3 +157,44 @@ def test_concurrent_first_writes_to_a_new_client_both_succeed(database_url, conn
     assert errors == []
     assert count_media(conn, "newco") == 4
     assert conn.execute("SELECT count(*) FROM tenants WHERE client_id = 'newco'").fetchone()[0] == 1
+
+
+def test_a_bulk_batch_mixing_new_and_stored_keys_writes_only_what_changed(database_url, conn):
+    with PgVectorWriter(database_url, bulk=True) as writer:
+        writer.write([media(image_key("acme", "sku-1", "old"), unit(1), etag="a")])
+        report = writer.write([
+            media(image_key("acme", "sku-1", "old"), unit(1), etag="a"),  # a replay
+            media(image_key("acme", "sku-2", "new"), unit(2), etag="b"),
+            media(image_key("acme", "sku-3", "newer"), unit(3), etag="c"),
+        ])
+
+    assert (report.stored, report.unchanged, report.rows) == (2, 1, 2)
+    assert sorted(report.stored_keys) == [image_key("acme", "sku-2", "new"), image_key("acme", "sku-3", "newer")]
+    assert count_media(conn, "acme") == 3 and count_embeddings(conn, "acme") == 3
+
+
+def test_two_bulk_writers_storing_one_new_key_at_once_keep_the_newer(database_url, conn):
+    key = image_key("acme", "sku-1", "photo")
+    writer = PgVectorWriter(database_url, bulk=True)
+    writer.write([media(image_key("acme", "sku-0", "first"), unit(0))])  # the tenant exists
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def write(etag: str, seconds: int, direction: int) -> None:
+        with PgVectorWriter(database_url, bulk=True) as other:
+            barrier.wait()
+            try:
+                other.write([media(key, unit(direction), etag=etag, seconds=seconds)])
+            except Exception as error:  # collected so the assertion below names it
+                errors.append(error)
+
+    threads = [threading.Thread(target=write, args=args) for args in (("older", 0, 1), ("newer", 10, 2))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writer.close()
+
+    assert errors == []
+    assert stored_etag(conn, key) == "newer"
+    np.testing.assert_allclose(stored_vectors(conn, key), unit(2)[None, :], atol=1e-3)
