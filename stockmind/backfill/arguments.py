@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpus-per-actor", type=float, help="default: STOCKMIND_EMBEDDER_NUM_CPUS")
     parser.add_argument("--threads-per-actor", type=int, help="torch threads per embedder actor (CPU-only runs)")
     parser.add_argument("--dry-run", action="store_true", help="list and count what would be embedded; write nothing")
-    parser.add_argument("--force", action="store_true", help="re-embed objects the store already has")
+    parser.add_argument("--force", action="store_true",
+                        help="re-embed objects the store already has and replace their vectors")
     parser.add_argument("--defer-indexes", action="store_true",
                         help="drop the HNSW indexes of the tenants under --prefix and rebuild them after the load")
     parser.add_argument("--report", type=Path, help="write failed objects with their reasons here (JSON lines)")

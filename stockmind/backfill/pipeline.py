@@ -74,7 +74,7 @@ def backfill(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
                      num_gpus=options.gpus_per_actor, num_cpus=options.cpus_per_actor,
                      runtime_env=embedder_env(env, options))
         .map_batches(MediaWriter, fn_constructor_args=(options.database_url, options.model, tally),
-                     batch_size=None, compute=ActorPoolStrategy(size=1), num_cpus=WRITER_CPUS, runtime_env=env)
+                     fn_constructor_kwargs={"replace": options.force}, batch_size=None, compute=ActorPoolStrategy(size=1), num_cpus=WRITER_CPUS, runtime_env=env)
     )
 
 

@@ -21,7 +21,7 @@ class BackfillSummary:
     listed: int
     skipped: int  # already embedded with this model at this eTag
     embedded: int  # objects whose vectors were stored by this run
-    unchanged: int  # embedded, but the store already had them (another writer, or --force)
+    unchanged: int  # embedded, but the store already had them (another writer got there first)
     failed: int
     frames: int  # vectors written: one per image, one per sampled video frame
     seconds: float

@@ -43,8 +43,9 @@ class _PartialMedia:
 class MediaWriter:
     """Ray Data `map_batches` callable class (numpy batches): yields one outcome row per stored object."""
 
-    def __init__(self, database_url: str, model_id: str, tally):
-        self._writer = PgVectorWriter(database_url, bulk=True)
+    def __init__(self, database_url: str, model_id: str, tally, *, replace: bool = False):
+        # replace: --force re-embeds what the store has, so the new vectors must replace the old.
+        self._writer = PgVectorWriter(database_url, bulk=True, replace=replace)
         self._model_id = model_id
         self._tally = tally
         self._partial: dict[tuple[str, str, str | None], _PartialMedia] = {}

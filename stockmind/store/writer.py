@@ -63,9 +63,13 @@ ON CONFLICT (bucket, key, client_id) DO UPDATE SET
     version_id = EXCLUDED.version_id, sequencer = EXCLUDED.sequencer, event_time = EXCLUDED.event_time,
     size = EXCLUDED.size, model_id = EXCLUDED.model_id, frame_count = EXCLUDED.frame_count,
     revision = m.revision + 1, updated_at = now()
-WHERE NOT coalesce(m.status = 'active' AND m.etag = EXCLUDED.etag AND m.model_id = EXCLUDED.model_id
-                   AND m.version_id IS NOT DISTINCT FROM EXCLUDED.version_id, false)
-  AND event_is_newer(EXCLUDED.sequencer, EXCLUDED.event_time, m.sequencer, m.event_time)
+WHERE (NOT coalesce(m.status = 'active' AND m.etag = EXCLUDED.etag AND m.model_id = EXCLUDED.model_id
+                    AND m.version_id IS NOT DISTINCT FROM EXCLUDED.version_id, false)
+       AND event_is_newer(EXCLUDED.sequencer, EXCLUDED.event_time, m.sequencer, m.event_time))
+   -- A forced re-embedding (replace=True) rewrites the very object the store holds, whatever the
+   -- order of the events that brought it: the eTag and version say it is the same bytes.
+   OR (%(replace)s AND m.status = 'active' AND m.etag = EXCLUDED.etag
+       AND m.version_id IS NOT DISTINCT FROM EXCLUDED.version_id)
 -- Only media that existed before (revision > 1) can have old vectors to delete.
 RETURNING bucket, key, media_id, revision > 1
 """
@@ -79,11 +83,14 @@ _EMBEDDING_FIELD_TYPES = ["text", "int8", "int4", "float4", "text", "text", "tex
 
 class PgVectorWriter:
     """Writes media vectors for any tenant. `bulk=True` (backfills) leaves the HNSW index of a tenant
-    met for the first time unbuilt; `bulk.build_deferred_indexes` builds it after the load."""
+    met for the first time unbuilt; `bulk.build_deferred_indexes` builds it after the load.
+    `replace=True` (a forced re-embedding, e.g. after a preprocessing fix) also rewrites the vectors
+    of media the store holds at the same eTag and version, which a write otherwise leaves alone."""
 
-    def __init__(self, database_url: str, *, bulk: bool = False):
+    def __init__(self, database_url: str, *, bulk: bool = False, replace: bool = False):
         self._database_url = database_url
         self._bulk = bulk
+        self._replace = replace
         self._conn: psycopg.Connection | None = None
         self._indexed: set[tuple[str, str]] = set()
         self._dims: dict[str, int] = {}
@@ -202,7 +209,7 @@ class PgVectorWriter:
             for item in items:
                 copy.write_row(_media_fields(item))
         by_key = {(i.bucket, i.ref.key): i for i in items}
-        rows = conn.execute(_UPSERT_MEDIA).fetchall()
+        rows = conn.execute(_UPSERT_MEDIA, {"replace": self._replace}).fetchall()
         return [(by_key[(bucket, key)], media_id, replaced) for bucket, key, media_id, replaced in rows]
 
     def _copy_vectors(self, conn, stored: list[tuple[MediaVectors, int]], fields: list[bytes]) -> int:

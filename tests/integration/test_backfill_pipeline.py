@@ -75,6 +75,15 @@ def test_backfill_of_two_clients_is_searchable_reports_bad_objects_and_a_rerun_e
     # --force skips nothing: the 8 stored objects and the broken one (never stored) would be fetched.
     forced = run_backfill(options(prefix="clients/", force=True, dry_run=True))
     assert (forced.skipped, forced.to_embed, forced.failed) == (0, 9, 1)
+    # ... and really re-embeds: the store's rows are rewritten, none is left as it was.
+    with connect(database_url) as conn:
+        before = dict(conn.execute("SELECT key, revision FROM media WHERE client_id = 'shop-a'").fetchall())
+    rerun = run_backfill(options(prefix="clients/shop-a/", force=True))
+    assert (rerun.skipped, rerun.embedded, rerun.unchanged, rerun.failed) == (0, len(shop), 0, 0)
+    with connect(database_url) as conn:
+        after = dict(conn.execute("SELECT key, revision FROM media WHERE client_id = 'shop-a'").fetchall())
+        assert after == {key: revision + 1 for key, revision in before.items()}
+        assert count_embeddings(conn, "shop-a") == sum(u.frames for u in shop)
 
 
 def assert_vectors_match_the_bare_embedder(aws, conn, uploaded) -> None:

@@ -198,3 +198,17 @@ def test_two_bulk_writers_storing_one_new_key_at_once_keep_the_newer(database_ur
     assert errors == []
     assert stored_etag(conn, key) == "newer"
     np.testing.assert_allclose(stored_vectors(conn, key), unit(2)[None, :], atol=1e-3)
+
+
+def test_replace_rewrites_the_same_object_and_still_ignores_older_ones(database_url, conn):
+    key = image_key("acme", "sku-1", "photo")
+    with PgVectorWriter(database_url) as writer:
+        writer.write([media(key, unit(1), etag="v2", seconds=10)])
+    with PgVectorWriter(database_url, bulk=True, replace=True) as forced:
+        # Re-embedded from a listing whose time is older than the event that stored it.
+        same = forced.write([media(key, unit(2), etag="v2", seconds=5)])
+        older = forced.write([media(key, unit(3), etag="v1", seconds=0)])
+
+    assert (same.stored, older.stored) == (1, 0)
+    assert stored_etag(conn, key) == "v2"
+    np.testing.assert_allclose(stored_vectors(conn, key), unit(2)[None, :], atol=1e-3)
