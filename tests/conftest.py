@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
-from pathlib import Path
-
 import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -89,9 +90,15 @@ def aws(local_stack, stack_env):
                       dlq_url=local_stack.dlq_url)
 
 
+@dataclass(frozen=True)
 class AwsClients:
-    def __init__(self, s3, sqs, bucket: str, queue_url: str, dlq_url: str):
-        self.s3, self.sqs, self.bucket, self.queue_url, self.dlq_url = s3, sqs, bucket, queue_url, dlq_url
+    """boto3 clients on the local moto server, and the topology's names there."""
+
+    s3: Any
+    sqs: Any
+    bucket: str
+    queue_url: str
+    dlq_url: str
 
 
 @pytest.fixture(scope="session")
