@@ -100,10 +100,13 @@ class PgVectorWriter:
             return WriteReport()
         try:
             return self._write(items, optimistic=self._bulk)
-        except psycopg.errors.UniqueViolation:
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
             if not self._bulk:
                 raise
             # A key of this bulk batch was already stored: the upsert decides, for the whole batch.
+            # (COPY into partitions buffers rows per partition, so two writers racing on the same new
+            # keys of several tenants may insert them in different orders; PostgreSQL then aborts one
+            # as a deadlock, and the upsert's sorted order settles it the same way.)
             log.debug("write: a key was already stored; writing the batch through the upsert")
             return self._write(items, optimistic=False)
         except psycopg.errors.CheckViolation:
