@@ -41,8 +41,8 @@ _MEDIA_FIELD_TYPES = ["text", "text", "text", "text", "text", "text", "text", "t
 _NEW_MEDIA_IDS = "SELECT nextval('media_id_seq') FROM generate_series(1, %s)"
 _COPY_NEW_MEDIA = f"COPY media (media_id, status, {_MEDIA_FIELDS}) FROM STDIN WITH (FORMAT BINARY)"
 
-# Known media are staged with a binary COPY (sending them as arrays costs more in adaptation than
-# the COPY itself), then upserted in one statement.
+# The upsert stages media rows with a binary COPY (sending them as arrays costs more in adaptation
+# than the COPY itself), then upserts them in one statement.
 _STAGE_MEDIA = """
 CREATE TEMP TABLE IF NOT EXISTS stage_media (
     client_id text, bucket text, key text, sku text, media_type text, etag text, version_id text,
@@ -204,7 +204,7 @@ class PgVectorWriter:
         return stored, fields
 
     def _upsert_media(self, conn, items: list[MediaVectors]) -> list[tuple[MediaVectors, int, bool]]:
-        """(item, media_id, replaced) of the known media that changed."""
+        """(item, media_id, replaced) of the media that changed (new, newer, or replaced by force)."""
         if not items:
             return []
         with conn.cursor().copy(_COPY_STAGE_MEDIA) as copy:
