@@ -4,8 +4,9 @@ A binary COPY carries no types: each field is the bytes of the column type's bin
 server decodes with that column's receive function. halfvec's form is a big-endian uint16 dimension,
 a uint16 0, then the values as big-endian IEEE half floats. Building those bytes for a whole matrix
 with one numpy conversion, and sending each row's slice through psycopg's pass-through `bytea`
-dumper, costs ~1 µs a row instead of ~12 µs for a `pgvector.HalfVector` per row (measured with
-bench/store.py); psycopg still frames the rows, so the COPY stays `write_row` + `set_types`.
+dumper, took 4.1 ms per 1000 512-d rows against 6.0 ms for `pgvector.HalfVector(row).to_binary()`
+per row (timeit, this machine); most of what is left is numpy's float32 -> float16 conversion.
+psycopg still frames the rows, so the COPY stays `write_row` + `set_types`.
 """
 
 import struct
