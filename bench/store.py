@@ -156,18 +156,17 @@ def load_side_by_side(url: str, data: Dataset) -> LoadRates:
         tenant_setup_s = time.perf_counter() - started
 
         loads = [
-            ("raw", lambda rows: raw_rows(data, rows), lambda prepared: copy_raw(conn, prepared, "raw_copy", None)),
-            ("raw_with_media", lambda rows: raw_rows(data, rows),
-             lambda prepared: copy_raw(conn, prepared, "raw_copy_scratch", "raw_copy_media")),
-            ("writer", lambda rows: items_of(data, rows), writer.write),
+            ("raw", lambda raw, _: copy_raw(conn, raw, "raw_copy", None)),
+            ("raw_with_media", lambda raw, _: copy_raw(conn, raw, "raw_copy_scratch", "raw_copy_media")),
+            ("writer", lambda _, items: writer.write(items)),
         ]
-        seconds = {name: 0.0 for name, _, _ in loads}
+        seconds = {name: 0.0 for name, _ in loads}
         for number, rows in enumerate(batches):
+            raw, items = raw_rows(data, rows), items_of(data, rows)
             turn = loads[number % len(loads):] + loads[:number % len(loads)]
-            for name, prepare, load in turn:
-                prepared = prepare(rows)
+            for name, load in turn:
                 started = time.perf_counter()
-                load(prepared)
+                load(raw, items)
                 seconds[name] += time.perf_counter() - started
     return LoadRates(**{name: len(rest) / s for name, s in seconds.items()}, tenant_setup_s=tenant_setup_s)
 

@@ -15,8 +15,8 @@ so the message goes to the DLQ with the message text as its reason.
 import json
 import unicodedata
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime, timezone
+from functools import cached_property
 from urllib.parse import unquote_plus
 
 from stockmind.errors import InvalidEvent, InvalidMediaKey

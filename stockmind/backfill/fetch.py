@@ -22,7 +22,6 @@ from stockmind.errors import MediaMissing
 log = logging.getLogger(__name__)
 
 
-
 def fetch_objects(batch: pa.Table, *, tally):
     """Ray Data `map_batches` (pyarrow batches): yields the objects with their bytes."""
     rows = batch.to_pylist()

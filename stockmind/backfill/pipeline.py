@@ -20,12 +20,12 @@ from stockmind.backfill.datasource import ObjectKeysDatasource
 from stockmind.backfill.fetch import fetch_objects
 from stockmind.backfill.frames import FramePreparer
 from stockmind.backfill.options import BackfillOptions
-from stockmind.worker_env import worker_runtime_env
 from stockmind.backfill.skip import select_todo
 from stockmind.backfill.sources import Shard
 from stockmind.backfill.writer import MediaWriter
 from stockmind.embedder import ClipEmbedder
 from stockmind.errors import ConfigError
+from stockmind.worker_env import worker_runtime_env
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,8 @@ def backfill(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
                      num_gpus=options.gpus_per_actor, num_cpus=options.cpus_per_actor,
                      runtime_env=embedder_env(env, options))
         .map_batches(MediaWriter, fn_constructor_args=(options.database_url, options.model, tally),
-                     fn_constructor_kwargs={"replace": options.force}, batch_size=None, compute=ActorPoolStrategy(size=1), num_cpus=WRITER_CPUS, runtime_env=env)
+                     fn_constructor_kwargs={"replace": options.force}, batch_size=None,
+                     compute=ActorPoolStrategy(size=1), num_cpus=WRITER_CPUS, runtime_env=env)
     )
 
 
