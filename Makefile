@@ -17,7 +17,7 @@ iac-venv:
 	@bash scripts/ensure_iac_venv.sh
 
 demo: venv
-	$(PY) -m stockmind.demo
+	$(PY) -m stockmind.dev.demo
 
 test: venv system iac-venv
 	$(PY) -m pytest

@@ -62,7 +62,7 @@ def cases(quick: bool) -> list[Case]:
 
 
 def photos(count: int) -> list[bytes]:
-    from stockmind.synthetic import catalogue, render
+    from stockmind.dev.synthetic import catalogue, render
 
     def encode(numbered):
         seed, item = numbered
@@ -84,8 +84,8 @@ def upload(s3, bucket: str, client: str, blobs: list[bytes]) -> str:
 
 def bare_rate(model: str, blobs: list[bytes], batch_size: int, device: str | None) -> float:
     """Images/s of the embedder alone on preprocessed pixels (repeated for at least MIN_BARE_SECONDS)."""
-    from stockmind.decode import ImagePreprocessor
-    from stockmind.embedder import ClipEmbedder
+    from stockmind.decode.image import ImagePreprocessor
+    from stockmind.embed.embedder import ClipEmbedder
 
     embedder = ClipEmbedder(model, device=device)
     pixels = ImagePreprocessor.from_pretrained(model, device="cpu").preprocess_batch(blobs)
@@ -124,7 +124,7 @@ def main(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from stockmind.local.ports import free_port
     from stockmind.local.stack import LocalStack
-    from stockmind.models import build_random_vit_b32
+    from stockmind.dev.checkpoints import build_random_vit_b32
 
     work = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
     stack = LocalStack.up(state_dir=work / "stack", with_ray=True, ray_cpus=args.ray_cpus, service_port=free_port())

@@ -27,9 +27,9 @@ import torch
 from PIL import Image
 from transformers import CLIPImageProcessor
 
-from stockmind.decode import ImagePreprocessor
-from stockmind.models import SMALL_CLIP, resolve_model
-from stockmind.synthetic import catalogue, render
+from stockmind.decode.image import ImagePreprocessor
+from stockmind.embed.models import SMALL_CLIP, resolve_model
+from stockmind.dev.synthetic import catalogue, render
 
 SIZES = {"1080p": (1920, 1080), "12mp": (4000, 3000)}
 JPEG_QUALITY = 90
@@ -93,7 +93,7 @@ def load_processor(model: str) -> CLIPImageProcessor:
 def image_embedder(model: str) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
     """(description, pixels → unit vectors) with the trained CLIP, or a random tower if it is missing."""
     if not shipped_clip_missing(model):
-        from stockmind.embedder import ClipEmbedder
+        from stockmind.embed.embedder import ClipEmbedder
 
         embedder = ClipEmbedder(model, device="cpu")
         return model, embedder.embed_images

@@ -34,12 +34,12 @@ import numpy as np
 from stockmind.config import Settings
 from stockmind.local.ports import LOOPBACK, free_port
 from stockmind.local.stack import LocalStack
-from stockmind.media import MediaRef
-from stockmind.media_types import MediaType
-from stockmind.models import SMALL_CLIP
-from stockmind.service import keys
+from stockmind.media.keys import MediaRef
+from stockmind.media.types import MediaType
+from stockmind.embed.models import SMALL_CLIP
+from stockmind.service import api_keys
 from stockmind.store import MediaVectors, PgVectorWriter, build_deferred_indexes, connect
-from stockmind.synthetic import all_items
+from stockmind.dev.synthetic import all_items
 
 CLIENT = "bench"
 BATCH = 5000
@@ -77,7 +77,7 @@ def distinct_queries(pool: list[str], start: int, count: int) -> list[str]:
 
 def load_vectors(database_url: str, model: str, count: int, rng: np.random.Generator) -> tuple[float, float]:
     """Clustered vectors for one tenant: bulk writer, then one index build. Returns (load_s, index_s)."""
-    from stockmind.embedder import ClipEmbedder
+    from stockmind.embed.embedder import ClipEmbedder
 
     embedder = ClipEmbedder(model, device="cpu")
     centers = embedder.embed_texts(captions())

@@ -35,7 +35,7 @@ from pgvector import HalfVector
 
 from stockmind.local.ports import free_port
 from stockmind.local.postgres import EmbeddedPostgres
-from stockmind.media import parse_media_key
+from stockmind.media.keys import parse_media_key
 from stockmind.store import MediaVectors, PgVectorWriter, build_deferred_indexes, connect, migrate, search_vectors
 from stockmind.store.bulk import MAINTENANCE_WORK_MEM, PARALLEL_MAINTENANCE_WORKERS
 from stockmind.store.halfvec_copy import HALFVEC_FIELD_TYPE, halfvec_fields

@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from stockmind.ingest.job import add_stream_arguments, run_job
+from stockmind.stream.job import add_stream_arguments, run_job
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 from transformers import CLIPImageProcessor
 
-from stockmind.models import SMALL_CLIP, clip_processor_settings, resolve_model
-from stockmind.synthetic import all_items, shots
+from stockmind.dev.checkpoints import clip_processor_settings
+from stockmind.embed.models import SMALL_CLIP, resolve_model
+from stockmind.dev.synthetic import all_items, shots
 from stockmind.training.captions import CaptionBank
 from stockmind.training.data import render_training_pixels
 from stockmind.training.evaluate import evaluate_checkpoint

@@ -4,15 +4,9 @@ One source of truth: `terraform/variables.tf` defaults and the local stack both 
 and `tests/unit/test_terraform_topology.py` proves that they agree.
 """
 
-from stockmind.media_types import MediaType
+from stockmind.media.types import MEDIA_SUFFIXES
 
 MEDIA_PREFIX = "clients/"
-
-# S3 suffix filters are case-sensitive, so every suffix is registered in lower and upper case.
-MEDIA_SUFFIXES: dict[MediaType, tuple[str, ...]] = {
-    MediaType.IMAGE: (".jpg", ".jpeg", ".png", ".webp"),
-    MediaType.VIDEO: (".mp4", ".webm"),
-}
 
 NOTIFICATION_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
 
@@ -31,7 +25,7 @@ APPLICATION_LOG_GROUP = "/aws/ec2/stock-mind/application"
 
 
 def notification_suffixes() -> list[str]:
-    """Every suffix an S3 notification filter needs, lower- and upper-case, without repeats."""
+    """S3 suffix filters are case-sensitive: every suffix an S3 notification filter needs, lower- and upper-case, without repeats."""
     suffixes = [s for group in MEDIA_SUFFIXES.values() for s in group]
     return list(dict.fromkeys(suffixes + [s.upper() for s in suffixes]))
 

@@ -14,10 +14,10 @@ import numpy as np
 import pyarrow as pa
 
 from stockmind.backfill.tally import Failure, report
-from stockmind.decode import ImagePreprocessor
+from stockmind.decode.image import ImagePreprocessor
 from stockmind.errors import PoisonInput
-from stockmind.media import parse_media_key
-from stockmind.prepare import prepare_media
+from stockmind.media.keys import parse_media_key
+from stockmind.decode.prepare import prepare_media
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from stockmind.backfill.options import BackfillOptions
 from stockmind.backfill.skip import select_todo
 from stockmind.backfill.sources import Shard
 from stockmind.backfill.writer import MediaWriter
-from stockmind.embedder import ClipEmbedder
+from stockmind.embed.embedder import ClipEmbedder
 from stockmind.errors import ConfigError
-from stockmind.worker_env import worker_runtime_env
+from stockmind.ray_env import worker_runtime_env
 
 log = logging.getLogger(__name__)
 

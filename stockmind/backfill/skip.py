@@ -18,7 +18,7 @@ from stockmind.backfill.rows import bare_etag, objects_table
 from stockmind.backfill.s3 import MISSING_CODES, error_code, s3_client
 from stockmind.backfill.tally import Failure, report
 from stockmind.errors import InvalidMediaKey
-from stockmind.media import parse_media_key
+from stockmind.media.keys import parse_media_key
 from stockmind.store import connect
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ import psycopg
 
 from stockmind.backfill.tally import Failure, report
 from stockmind.errors import PoisonInput
-from stockmind.media import parse_media_key
+from stockmind.media.keys import parse_media_key
 from stockmind.store import MediaVectors, PgVectorWriter
 
 log = logging.getLogger(__name__)

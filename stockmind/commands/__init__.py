@@ -1,5 +1,5 @@
 """Sub-command modules; each exposes `register(subparsers)` and sets `run` on its parsers."""
 
-from stockmind.commands import backfill, db, ingest, keys, local, search, serve
+from stockmind.commands import backfill, db, keys, local, search, serve, stream
 
-COMMAND_MODULES = [local, db, ingest, backfill, serve, keys, search]
+COMMAND_MODULES = [local, db, stream, backfill, serve, keys, search]

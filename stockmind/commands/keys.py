@@ -26,20 +26,20 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _connection():
-    from stockmind.service import keys
+    from stockmind.service import api_keys
     from stockmind.store import connect
 
     conn = connect(Settings.from_env(require=["DATABASE_URL"]).database_url)
-    keys.ensure_table(conn)
+    api_keys.ensure_table(conn)
     return conn
 
 
 def _create(args: argparse.Namespace) -> int:
-    from stockmind.service import keys
+    from stockmind.service import api_keys
 
     with _connection() as conn:
         try:
-            minted = keys.create_key(conn, args.client, args.label)
+            minted = api_keys.create_key(conn, args.client, args.label)
         except ValueError as error:
             print(f"stockmind keys: {error}")
             return 2
@@ -50,10 +50,10 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from stockmind.service import keys
+    from stockmind.service import api_keys
 
     with _connection() as conn:
-        listed = keys.list_keys(conn, args.client)
+        listed = api_keys.list_keys(conn, args.client)
     print(f"{'KEY ID':<14}{'CLIENT':<24}{'CREATED':<22}{'STATUS':<28}LABEL")
     for key in listed:
         status = "active" if key.active else f"revoked {key.revoked_at:%Y-%m-%d %H:%M:%S}"
@@ -62,9 +62,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from stockmind.service import keys
+    from stockmind.service import api_keys
 
     with _connection() as conn:
-        found = keys.revoke_key(conn, args.key_id)
+        found = api_keys.revoke_key(conn, args.key_id)
     print(f"revoked {args.key_id}" if found else f"no key {args.key_id}")
     return 0 if found else 1

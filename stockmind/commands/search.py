@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from stockmind.config import Settings
-from stockmind.media_types import MediaType
+from stockmind.media.types import MediaType
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from stockmind.search import Filters, Searcher, normalised_query
+    from stockmind.service.search import Filters, Searcher, normalised_query
     from stockmind.store import connect
 
     settings = Settings.from_env(require=["DATABASE_URL"])

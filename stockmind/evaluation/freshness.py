@@ -64,7 +64,7 @@ def _committed(conn, client_id: str, key: str, etag: str) -> bool:
 def running_stream(settings, options) -> Iterator[object]:
     """The streaming ingestor running in a thread of this process (its embedders are Ray actors, so
     Ray must be initialised); stopped on exit. Yields the `StreamIngestor` (see its `stats()`)."""
-    from stockmind.ingest.ingestor import StreamIngestor
+    from stockmind.stream.ingestor import StreamIngestor
 
     ingestor = StreamIngestor(settings, options)
     failure: list[BaseException] = []

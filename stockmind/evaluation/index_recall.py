@@ -19,13 +19,13 @@ from pgvector import HalfVector
 from psycopg import sql
 
 from stockmind.evaluation.metrics import latency_summary, overlap_recall
-from stockmind.media import parse_media_key
-from stockmind.media_types import MediaType
-from stockmind.sample_catalogue import media_key
+from stockmind.media.keys import parse_media_key
+from stockmind.media.types import MediaType
+from stockmind.media.keys import media_key
 from stockmind.store import MediaVectors, PgVectorWriter, build_deferred_indexes, search_vectors
 from stockmind.store.partitions import TenantIndex, tenant_index
 from stockmind.store.queries import search_sql
-from stockmind.synthetic import held_out_shots
+from stockmind.dev.synthetic import held_out_shots
 
 EF_SEARCH_VALUES = (10, 20, 40, 80, 160, 320)
 _WRITE_CHUNK = 1000

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from stockmind.evaluation.datasets import Dataset
 from stockmind.evaluation.metrics import precision_at_k, recall_at_k
-from stockmind.media_types import MediaType
-from stockmind.search import Filters
+from stockmind.media.types import MediaType
+from stockmind.service.search import Filters
 
 ALL_MEDIA = "all"
 EVERY_TENANT = "all tenants"

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from stockmind.media import parse_media_key
-from stockmind.prepare import prepare_media
+from stockmind.media.keys import parse_media_key
+from stockmind.decode.prepare import prepare_media
 from stockmind.store import MediaVectors, PgVectorWriter
 
 STAGES = ("fetch", "decode", "embed", "write")

@@ -6,9 +6,9 @@ import io
 
 from PIL import Image
 
-from stockmind.media import parse_media_key
-from stockmind.media_types import MediaType
-from stockmind.video import sample_frames
+from stockmind.media.keys import parse_media_key
+from stockmind.media.types import MediaType
+from stockmind.decode.video import sample_frames
 
 THUMBNAIL_SIDE = 128
 

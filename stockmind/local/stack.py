@@ -24,7 +24,7 @@ from stockmind.local.moto_server import MotoServer
 from stockmind.local.ports import free_port, port_is_open
 from stockmind.local.postgres import EmbeddedPostgres
 from stockmind.local.ray_head import RAY_ENV, RayHead
-from stockmind.models import SMALL_CLIP
+from stockmind.embed.models import SMALL_CLIP
 
 log = logging.getLogger(__name__)
 

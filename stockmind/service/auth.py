@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from stockmind.service import keys
+from stockmind.service import api_keys
 from stockmind.service.deps import resources
 from stockmind.service.errors import ApiError
 from stockmind.service.resources import Resources
@@ -33,7 +33,7 @@ def client_id(
     if not token:
         raise ApiError(401, "an API key is required (Authorization: Bearer <key> or X-API-Key)", headers=_CHALLENGE)
     with res.pool.connection() as conn:
-        client = keys.authenticate(conn, token.strip())
+        client = api_keys.authenticate(conn, token.strip())
     if client is None:
         raise ApiError(401, "the API key is unknown or revoked", headers=_CHALLENGE)
     request.state.client_id = client

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from stockmind.errors import InvalidMediaKey, UndecodableMedia
-from stockmind.search import MediaNotFound, MediaTooLarge
+from stockmind.service.search import MediaNotFound, MediaTooLarge
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool
 
 from stockmind.config import Settings
-from stockmind.search import Searcher
-from stockmind.service import keys
+from stockmind.service.search import Searcher
+from stockmind.service import api_keys
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class Resources:
         )
         try:
             with pool.connection() as conn:
-                keys.ensure_table(conn)
+                api_keys.ensure_table(conn)
             searcher = searcher or Searcher.from_settings(settings)
         except BaseException:
             pool.close()

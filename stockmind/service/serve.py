@@ -15,7 +15,7 @@ from ray import serve
 
 from stockmind.config import Settings
 from stockmind.service.app import create_app
-from stockmind.service.replicas import replica_env
+from stockmind.ray_env import forwarded_env
 from stockmind.service.resources import Resources, use_one_torch_thread_per_request
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,6 @@ def deploy(settings: Settings, host: str, port: int, replicas: int = 1, num_gpus
     if not ray.is_initialized():
         ray.init(address=settings.ray_address or "auto", logging_level="WARNING")
     serve.start(http_options={"host": host, "port": port})
-    serve.run(build(settings, replicas, num_gpus, env=replica_env(settings)), name=APP_NAME, route_prefix="/",
+    serve.run(build(settings, replicas, num_gpus, env=forwarded_env(settings=settings)), name=APP_NAME, route_prefix="/",
               blocking=blocking)
     log.info("deployed %s with %d replica(s) at http://%s:%d/", APP_NAME, replicas, host, port)

@@ -5,7 +5,7 @@ Rows step of the data flow (vectors → rows → results). See docs/interfaces.m
 
 from stockmind.store.bulk import build_deferred_indexes, defer_indexes
 from stockmind.store.connection import connect
-from stockmind.store.inventory import count_embeddings, count_media, embedded_media, stored_vectors
+from stockmind.store.lookups import count_embeddings, count_media, embedded_media, stored_vectors
 from stockmind.store.migrations import migrate
 from stockmind.store.queries import search_vectors
 from stockmind.store.records import MediaRemoval, MediaVectors, SearchHit, WriteReport

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from stockmind.errors import InvalidVector
-from stockmind.media_types import MediaType
+from stockmind.media.types import MediaType
 from stockmind.store import partitions
 from stockmind.store.records import SearchHit
 from stockmind.store.validation import normalised

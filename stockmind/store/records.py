@@ -5,8 +5,8 @@ from datetime import datetime
 
 import numpy as np
 
-from stockmind.media import MediaRef
-from stockmind.media_types import MediaType
+from stockmind.media.keys import MediaRef
+from stockmind.media.types import MediaType
 
 
 @dataclass

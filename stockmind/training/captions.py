@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from stockmind.synthetic import BACKGROUNDS, CAPTION_TEMPLATES, COLORS, SHAPES, Item, all_items
+from stockmind.dev.synthetic import BACKGROUNDS, CAPTION_TEMPLATES, COLORS, SHAPES, Item, all_items
 
 _ANY_BACKGROUND = -1
 

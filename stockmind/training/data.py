@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from PIL import Image
 
-from stockmind.synthetic import Shot
+from stockmind.dev.synthetic import Shot
 
 # Relative sizes of the rendered picture before resizing (×image_size) and aspect ratios (w/h).
 _SCALES = (1.0, 1.25, 1.5, 2.0, 3.5)

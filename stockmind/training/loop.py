@@ -9,7 +9,7 @@ import time
 import numpy as np
 import torch
 
-from stockmind.synthetic import Item
+from stockmind.dev.synthetic import Item
 from stockmind.training.captions import CaptionBank
 from stockmind.training.loss import multi_positive_clip_loss
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from stockmind.models import SMALL_CLIP
-from stockmind.synthetic import catalogue, render
-from stockmind.synthetic_video import encode_video
+from stockmind.embed.models import SMALL_CLIP
+from stockmind.dev.synthetic import catalogue, render
+from stockmind.dev.synthetic_video import encode_video
 
 MODEL = SMALL_CLIP
 VIDEO_SECONDS = 3  # sampled at 1 frame/s → 3 frames

@@ -21,15 +21,15 @@ import uvicorn
 from stockmind.config import Settings
 from stockmind.local.aws_topology import create_topology
 from stockmind.local.ports import LOOPBACK, free_port
-from stockmind.media import parse_media_key
-from stockmind.prepare import prepare_media
-from stockmind.search import Searcher
-from stockmind.service import keys
+from stockmind.media.keys import parse_media_key
+from stockmind.decode.prepare import prepare_media
+from stockmind.service.search import Searcher
+from stockmind.service import api_keys
 from stockmind.service.app import create_app
 from stockmind.service.resources import Resources
 from stockmind.store import MediaVectors, PgVectorWriter, connect, migrate
-from stockmind.synthetic import Item, render
-from stockmind.synthetic_video import encode_video, slideshow
+from stockmind.dev.synthetic import Item, render
+from stockmind.dev.synthetic_video import encode_video, slideshow
 
 CLIENTS = ("acme", "globex")
 COLORS = ("red", "blue", "green", "yellow")

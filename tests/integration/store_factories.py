@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from stockmind.media import parse_media_key
+from stockmind.media.keys import parse_media_key
 from stockmind.store import MediaRemoval, MediaVectors
 
 MODEL = "test-model"

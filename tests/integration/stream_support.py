@@ -13,13 +13,13 @@ import pytest
 from PIL import Image
 
 from stockmind.config import Settings
-from stockmind.ingest.ingestor import StreamIngestor
-from stockmind.ingest.options import StreamOptions
-from stockmind.media_types import MediaType
-from stockmind.models import SMALL_CLIP
+from stockmind.stream.ingestor import StreamIngestor
+from stockmind.stream.options import StreamOptions
+from stockmind.media.types import MediaType
+from stockmind.embed.models import SMALL_CLIP
 from stockmind.store import connect
-from stockmind.synthetic import catalogue, render
-from stockmind.synthetic_video import encode_video, slideshow
+from stockmind.dev.synthetic import catalogue, render
+from stockmind.dev.synthetic_video import encode_video, slideshow
 
 TEST_MODEL = SMALL_CLIP
 # Short waits keep a drained test from idling: the queue is empty for good once uploads are done.
@@ -29,7 +29,7 @@ FAST_OPTIONS = StreamOptions(idle_exit_s=3.0, receive_wait_s=1.0, load_threads=4
 @pytest.fixture(scope="session")
 def embedder_pool(ray_cluster):
     """One embedder actor shared by the streaming tests (loading a torch actor takes seconds)."""
-    from stockmind.ingest.embedders import EmbedderPool
+    from stockmind.stream.embedders import EmbedderPool
 
     pool = EmbedderPool(TEST_MODEL, size=1, num_cpus=0.25)
     yield pool

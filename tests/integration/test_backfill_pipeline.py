@@ -87,8 +87,8 @@ def test_backfill_of_two_clients_is_searchable_reports_bad_objects_and_a_rerun_e
 
 
 def assert_vectors_match_the_bare_embedder(aws, conn, uploaded) -> None:
-    from stockmind.decode import ImagePreprocessor
-    from stockmind.embedder import ClipEmbedder
+    from stockmind.decode.image import ImagePreprocessor
+    from stockmind.embed.embedder import ClipEmbedder
 
     embedder = ClipEmbedder(MODEL, device="cpu")
     preprocessor = ImagePreprocessor.from_pretrained(MODEL, device="cpu")

@@ -6,7 +6,7 @@ stages and what they report, not CLIP."""
 import numpy as np
 import pytest
 
-from stockmind.decode import ImagePreprocessor
+from stockmind.decode.image import ImagePreprocessor
 from stockmind.evaluation import freshness
 from stockmind.evaluation.datasets import synthetic_dataset, upload
 from stockmind.evaluation.stages import STAGES, ingest_in_process

@@ -14,7 +14,7 @@ import pytest
 
 from stockmind.evaluation.notebook_runner import execute_notebook
 from stockmind.evaluation.outputs import read_metrics
-from stockmind.models import SMALL_CLIP
+from stockmind.embed.models import SMALL_CLIP
 from stockmind.store import migrate
 from stockmind.store.queries import EXACT_SEARCH_MAX_ROWS
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from stockmind.synthetic import Item
+from stockmind.dev.synthetic import Item
 from tests.integration.service_fixtures import (  # noqa: F401 (fixtures)
     MAX_UPLOAD_BYTES, indexed_service, jpeg, service,
 )
@@ -56,7 +56,7 @@ def test_a_revoked_key_is_401(service, method, path, request_args):
 
 
 def test_the_same_key_works_until_it_is_revoked(service):
-    from stockmind.service import keys
+    from stockmind.service import api_keys
     from stockmind.store import connect
 
     with connect(service.settings.database_url) as conn:

@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from stockmind.synthetic import Item
+from stockmind.dev.synthetic import Item
 from tests.integration.service_fixtures import (
     CLIENTS, GLOBEX_ONLY, indexed_service, jpeg, owned_by, result_keys, service, sku_of,  # noqa: F401 (fixtures)
 )
@@ -109,11 +109,11 @@ def test_the_x_api_key_header_authenticates_as_the_same_client(service):
 
 
 def test_a_tenant_without_media_gets_no_results(service):
-    from stockmind.service import keys
+    from stockmind.service import api_keys
     from stockmind.store import connect
 
     with connect(service.settings.database_url) as conn:
-        token = keys.create_key(conn, "initech", "empty tenant").token
+        token = api_keys.create_key(conn, "initech", "empty tenant").token
     with service.client(None) as api:
         response = api.get("/v1/search", params={"q": "a red circle"}, headers={"X-API-Key": token})
         like = api.post("/v1/search/image", json={"key": sorted(service.catalogue.images["acme"])[0]},

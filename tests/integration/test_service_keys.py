@@ -5,68 +5,68 @@ import argparse
 import pytest
 
 from stockmind.commands import keys as keys_command
-from stockmind.service import keys
+from stockmind.service import api_keys
 from stockmind.store import connect
 
 
 @pytest.fixture
 def conn(empty_database_url):
     with connect(empty_database_url) as connection:
-        keys.ensure_table(connection)
-        keys.ensure_table(connection)  # idempotent: the service and the CLI both ensure it
+        api_keys.ensure_table(connection)
+        api_keys.ensure_table(connection)  # idempotent: the service and the CLI both ensure it
         yield connection
 
 
 def test_a_minted_key_authenticates_as_its_client(conn):
-    minted = keys.create_key(conn, "acme", "laptop")
+    minted = api_keys.create_key(conn, "acme", "laptop")
     assert minted.token.startswith(f"smk_{minted.key.key_id}_")
-    assert keys.authenticate(conn, minted.token) == "acme"
+    assert api_keys.authenticate(conn, minted.token) == "acme"
 
 
 def test_only_a_digest_of_the_key_is_stored(conn):
-    minted = keys.create_key(conn, "acme")
+    minted = api_keys.create_key(conn, "acme")
     secret = minted.token.rsplit("_", 1)[1]
     row = conn.execute("SELECT row_to_json(api_keys)::text FROM api_keys").fetchone()[0]
     assert secret not in row and minted.token not in row
 
 
 def test_a_wrong_secret_for_a_real_key_id_is_refused(conn):
-    minted = keys.create_key(conn, "acme")
+    minted = api_keys.create_key(conn, "acme")
     forged = minted.token[:-4] + ("AAAA" if not minted.token.endswith("AAAA") else "BBBB")
-    assert keys.authenticate(conn, forged) is None
+    assert api_keys.authenticate(conn, forged) is None
 
 
 @pytest.mark.parametrize("token", ["", "smk_", "smk_zz_secret", "Bearer smk_x", "smk_0123456789ab_short"])
 def test_malformed_tokens_are_refused(conn, token):
-    assert keys.authenticate(conn, token) is None
+    assert api_keys.authenticate(conn, token) is None
 
 
 def test_revoked_keys_stop_working_and_stay_listed(conn):
-    kept, dropped = keys.create_key(conn, "acme", "kept"), keys.create_key(conn, "acme", "dropped")
-    assert keys.revoke_key(conn, dropped.key.key_id)
-    first = keys.list_keys(conn, "acme")
-    assert keys.revoke_key(conn, dropped.key.key_id)  # twice: still revoked, first time kept
-    assert keys.authenticate(conn, dropped.token) is None and keys.authenticate(conn, kept.token) == "acme"
-    listed = {key.key_id: key for key in keys.list_keys(conn, "acme")}
+    kept, dropped = api_keys.create_key(conn, "acme", "kept"), api_keys.create_key(conn, "acme", "dropped")
+    assert api_keys.revoke_key(conn, dropped.key.key_id)
+    first = api_keys.list_keys(conn, "acme")
+    assert api_keys.revoke_key(conn, dropped.key.key_id)  # twice: still revoked, first time kept
+    assert api_keys.authenticate(conn, dropped.token) is None and api_keys.authenticate(conn, kept.token) == "acme"
+    listed = {key.key_id: key for key in api_keys.list_keys(conn, "acme")}
     assert not listed[dropped.key.key_id].active and listed[kept.key.key_id].active
     assert listed[dropped.key.key_id].revoked_at == {k.key_id: k for k in first}[dropped.key.key_id].revoked_at
 
 
 def test_revoking_an_unknown_key_says_so(conn):
-    assert keys.revoke_key(conn, "000000000000") is False
+    assert api_keys.revoke_key(conn, "000000000000") is False
 
 
 def test_listing_filters_by_client(conn):
-    keys.create_key(conn, "acme")
-    keys.create_key(conn, "globex")
-    assert {key.client_id for key in keys.list_keys(conn, "globex")} == {"globex"}
-    assert {key.client_id for key in keys.list_keys(conn)} == {"acme", "globex"}
+    api_keys.create_key(conn, "acme")
+    api_keys.create_key(conn, "globex")
+    assert {key.client_id for key in api_keys.list_keys(conn, "globex")} == {"globex"}
+    assert {key.client_id for key in api_keys.list_keys(conn)} == {"acme", "globex"}
 
 
 @pytest.mark.parametrize("client", ["", "a/b", "x" * 256])
 def test_client_ids_that_cannot_be_a_key_segment_are_refused(conn, client):
     with pytest.raises(ValueError):
-        keys.create_key(conn, client)
+        api_keys.create_key(conn, client)
 
 
 def run_cli(monkeypatch, database_url, *argv):
@@ -83,7 +83,7 @@ def test_the_keys_commands_create_list_and_revoke(monkeypatch, capsys, empty_dat
     token = created.strip().splitlines()[-1]
     key_id = token.split("_")[1]
     with connect(empty_database_url) as conn:
-        assert keys.authenticate(conn, token) == "acme"
+        assert api_keys.authenticate(conn, token) == "acme"
 
     assert run_cli(monkeypatch, empty_database_url, "keys", "list", "--client", "acme") == 0
     listing = capsys.readouterr().out

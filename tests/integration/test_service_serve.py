@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 def test_the_serve_deployment_answers_searches_like_the_local_service(service, ray_cluster):
     from ray import serve
 
-    from stockmind.service.replicas import replica_env
+    from stockmind.ray_env import forwarded_env
     from stockmind.service.serve import APP_NAME, build
 
     port = free_port()
@@ -20,7 +20,7 @@ def test_the_serve_deployment_answers_searches_like_the_local_service(service, r
     try:
         # Small CPU share: the test machine has 2 CPUs and the Ray head also runs Serve's proxy/controller.
         app = build(service.settings, replicas=1, num_gpus=0, num_cpus=0.5,
-                    env=replica_env(service.settings, service.env))
+                    env=forwarded_env(service.env, service.settings))
         serve.run(app, name=APP_NAME, route_prefix="/")  # returns once the replica is up
         base = f"http://{LOOPBACK}:{port}"
         with httpx.Client(base_url=base, timeout=60) as api:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from stockmind.errors import InvalidVector
-from stockmind.media_types import MediaType
+from stockmind.media.types import MediaType
 from stockmind.store import (
     PgVectorWriter, build_deferred_indexes, defer_indexes, search_vectors,
 )

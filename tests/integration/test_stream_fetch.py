@@ -3,9 +3,9 @@
 import pytest
 
 from stockmind.errors import MediaMissing
-from stockmind.ingest.fetch import MediaTooLarge, ObjectFetcher
-from stockmind.media import S3Event
-from stockmind.media_types import EventKind
+from stockmind.stream.fetch import MediaTooLarge, ObjectFetcher
+from stockmind.media.events import S3Event
+from stockmind.media.types import EventKind
 
 KEY = "clients/acme/products/sku-1/media/image/a.jpg"
 

@@ -11,7 +11,7 @@ from tests.integration.stream_support import (
     rows_per_key, run_ingestor, s3_test_event_body, stream_settings, upload_images, video_bytes, video_key,
 )
 
-from stockmind.media_types import MediaType
+from stockmind.media.types import MediaType
 
 
 def test_images_and_a_video_of_two_clients_become_rows_with_their_client_sku_type_and_timestamps(

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from stockmind.ingest.sqs_source import SqsSource, dead_letter_queue_url
+from stockmind.stream.sqs_source import SqsSource, dead_letter_queue_url
 
 from tests.integration.stream_support import queue_counts
 

@@ -3,8 +3,8 @@ import pytest
 from stockmind.evaluation.datasets import Dataset, LabelledMedia
 from stockmind.evaluation.retrieval import (ALL_MEDIA, EVERY_TENANT, image_to_image, precision_table, recall_table,
                                             text_to_image)
-from stockmind.media_types import MediaType
-from stockmind.search import Filters, SearchResult
+from stockmind.media.types import MediaType
+from stockmind.service.search import Filters, SearchResult
 
 
 def _image(client, sku, label):

@@ -5,8 +5,8 @@ import re
 import pytest
 
 from stockmind.errors import InvalidMediaKey, PoisonInput
-from stockmind.media import MAX_KEY_BYTES, MediaRef, parse_media_key
-from stockmind.media_types import MediaType
+from stockmind.media.keys import MAX_KEY_BYTES, MediaRef, parse_media_key
+from stockmind.media.types import MediaType
 
 PREFIX = "clients/acme/products/SKU-1/media"
 

@@ -3,9 +3,9 @@
 import pytest
 
 from stockmind.config import Settings
-from stockmind.search import MAX_QUERY_CHARS, Timings, normalised_query
+from stockmind.service.search import MAX_QUERY_CHARS, Timings, normalised_query
 from stockmind.service.routes.search import server_timing
-from stockmind.service.replicas import replica_env
+from stockmind.ray_env import forwarded_env
 
 
 def test_server_timing_is_milliseconds_per_stage():
@@ -37,9 +37,9 @@ def test_replicas_get_fake_credentials_only_for_a_loopback_endpoint():
     settings = Settings.from_env({"DATABASE_URL": "postgresql://u@db/x"})
     local = {"DATABASE_URL": "postgresql://u@db/x", "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
              "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "HOME": "/root"}
-    env = replica_env(settings, local)
+    env = forwarded_env(local, settings)
     assert env["AWS_ACCESS_KEY_ID"] == "testing" and env["DATABASE_URL"] == local["DATABASE_URL"]
     assert "HOME" not in env
 
     aws = {**local, "AWS_ENDPOINT_URL": "https://s3.us-east-1.amazonaws.com"}
-    assert "AWS_ACCESS_KEY_ID" not in replica_env(settings, aws)
+    assert "AWS_ACCESS_KEY_ID" not in forwarded_env(aws, settings)

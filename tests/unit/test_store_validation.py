@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from stockmind.errors import InvalidVector
-from stockmind.media import parse_media_key
+from stockmind.media.keys import parse_media_key
 from stockmind.store import MediaVectors
 from stockmind.store.partitions import partition_suffix
 from stockmind.store.validation import checked_vectors

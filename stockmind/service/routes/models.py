@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from stockmind.media_types import MediaType
-from stockmind.search import MAX_QUERY_CHARS, SearchResult
+from stockmind.media.types import MediaType
+from stockmind.service.search import MAX_QUERY_CHARS, SearchResult
 
 MAX_EMBED_TEXTS = 64
 

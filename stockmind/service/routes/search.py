@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from stockmind.config import Settings
-from stockmind.media_types import MediaType
-from stockmind.search import MAX_QUERY_CHARS, Filters, SearchResult, Timings, normalised_query
+from stockmind.media.types import MediaType
+from stockmind.service.search import MAX_QUERY_CHARS, Filters, SearchResult, Timings, normalised_query
 from stockmind.service.auth import ClientId
 from stockmind.service.deps import ResourcesDep
 from stockmind.service.errors import ApiError

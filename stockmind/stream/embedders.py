@@ -1,0 +1,101 @@
+"""A pool of `ClipEmbedder` actors: one model per actor (a GPU each on a GPU cluster, a fraction of
+a CPU here), fed batches through Ray futures.
+
+Ray restarts a dead actor (`max_restarts`) and replays the calls it had not finished
+(`max_task_retries`), so a crash mid-stream costs time, not data; what still fails reaches the
+ingestor as an exception and is handled as transient by the failure policy. Each actor holds at
+most `queue_per_actor` batches, so one is always waiting while another runs (the model never idles
+between batches) without hoarding work that a restarting actor would have to replay.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import Future
+
+import numpy as np
+import ray
+
+from stockmind.config import Settings
+
+log = logging.getLogger(__name__)
+
+QUEUE_PER_ACTOR = 2
+MAX_TASK_RETRIES = 3
+
+
+class EmbedderActor:
+    """The Ray actor class: loads the model once, then embeds pixel batches."""
+
+    def __init__(self, model: str):
+        from stockmind.embed.embedder import ClipEmbedder
+
+        self._embedder = ClipEmbedder(model)
+
+    def describe(self) -> dict:
+        e = self._embedder
+        return {"model_id": e.model_id, "dim": e.dim, "image_size": e.image_size, "device": e.device,
+                "pid": os.getpid()}
+
+    def embed(self, pixels: np.ndarray) -> np.ndarray:
+        return self._embedder.embed_images(pixels)
+
+
+class EmbedderPool:
+    def __init__(self, model: str, size: int = 1, num_cpus: float = 0.5, num_gpus: float = 0.0,
+                 queue_per_actor: int = QUEUE_PER_ACTOR, max_task_retries: int = MAX_TASK_RETRIES):
+        if size < 1:
+            raise ValueError(f"the pool needs at least one actor, got size={size}")
+        actor_class = ray.remote(EmbedderActor).options(
+            num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=-1, max_task_retries=max_task_retries,
+        )
+        self._actors = [actor_class.remote(model) for _ in range(size)]
+        self._outstanding = [0] * size
+        self._queue_per_actor = queue_per_actor
+        self._lock = threading.Lock()
+        # Waits for every model to load, so a bad checkpoint fails the start, not the first batch.
+        first, *_ = ray.get([actor.describe.remote() for actor in self._actors])
+        self.model_id: str = first["model_id"]
+        self.dim: int = first["dim"]
+        self.image_size: int = first["image_size"]
+        log.info("embedder pool ready: %d × %s (dim %d) on %s", size, self.model_id, self.dim, first["device"])
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EmbedderPool:
+        return cls(settings.model, settings.embedder_pool_size, settings.embedder_num_cpus,
+                   settings.embedder_num_gpus)
+
+    @property
+    def size(self) -> int:
+        return len(self._actors)
+
+    def has_capacity(self) -> bool:
+        with self._lock:
+            return min(self._outstanding) < self._queue_per_actor
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not any(self._outstanding)
+
+    def submit(self, pixels: np.ndarray) -> Future:
+        """Send a batch to the least busy actor; the future yields (N, D) float32 vectors."""
+        with self._lock:
+            index = min(range(len(self._actors)), key=self._outstanding.__getitem__)
+            self._outstanding[index] += 1
+        future = self._actors[index].embed.remote(pixels).future()
+        future.add_done_callback(lambda _: self._done(index))
+        return future
+
+    def pids(self) -> list[int]:
+        """The actors' current process ids (they change when Ray restarts an actor)."""
+        return [info["pid"] for info in ray.get([a.describe.remote() for a in self._actors])]
+
+    def close(self) -> None:
+        for actor in self._actors:
+            ray.kill(actor, no_restart=True)
+
+    def _done(self, index: int) -> None:
+        with self._lock:
+            self._outstanding[index] -= 1
