@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from stockmind.config import Settings
 from stockmind.service.errors import ApiError
 from stockmind.service.resources import NotReady, Resources
 
@@ -18,9 +17,4 @@ def resources(request: Request) -> Resources:
         raise ApiError(503, str(error), headers={"Retry-After": "5"}) from None
 
 
-def settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 ResourcesDep = Annotated[Resources, Depends(resources)]
-SettingsDep = Annotated[Settings, Depends(settings)]

@@ -29,7 +29,6 @@ class BatchSlice:
 class EmbedBatch:
     pixels: np.ndarray
     slices: list[BatchSlice]
-    attempts: int = 0
 
     @property
     def rows(self) -> int:

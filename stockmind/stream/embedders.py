@@ -75,10 +75,6 @@ class EmbedderPool:
         with self._lock:
             return min(self._outstanding) < self._queue_per_actor
 
-    def idle(self) -> bool:
-        with self._lock:
-            return not any(self._outstanding)
-
     def submit(self, pixels: np.ndarray) -> Future:
         """Send a batch to the least busy actor; the future yields (N, D) float32 vectors."""
         with self._lock:

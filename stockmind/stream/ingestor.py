@@ -121,9 +121,6 @@ class StreamIngestor:
                         elapsed_s=round(time.monotonic() - self._started_at, 3))
         return snapshot
 
-    def embedder_pids(self) -> list[int]:
-        return self._pool.pids()
-
     # --- the loop --------------------------------------------------------------------------
 
     def _post(self, callback: Callable[[], None]) -> None:
