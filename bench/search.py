@@ -172,8 +172,7 @@ def main(args: argparse.Namespace) -> None:
         env = {**stack.env, "STOCKMIND_MODEL": args.model}
         load_s, index_s = load_vectors(stack.database_url, args.model, args.vectors, rng)
         with connect(stack.database_url) as conn:
-            keys.ensure_table(conn)
-            token = keys.create_key(conn, CLIENT, "bench").token
+            token = api_keys.create_key(conn, CLIENT, "bench").token
         service = start_service(env, port, state_dir / "service.log")
         base_url = f"http://{LOOPBACK}:{port}"
         pool = [captions()[i] for i in rng.permutation(len(captions()))]

@@ -56,7 +56,7 @@ from stockmind.stream.options import StreamOptions  # noqa: E402
 from stockmind.local.stack import LocalStack  # noqa: E402
 from stockmind.dev.checkpoints import build_random_vit_b32  # noqa: E402
 from stockmind.embed.models import SMALL_CLIP  # noqa: E402
-from stockmind.store import connect, migrate  # noqa: E402
+from stockmind.store import connect, embedded_media, migrate  # noqa: E402
 from stockmind.dev.synthetic import catalogue, render  # noqa: E402
 
 log = logging.getLogger("bench.stream")
@@ -211,7 +211,7 @@ class Watcher:
     def _run(self) -> None:
         while not self._stopping.is_set():
             now = time.time()
-            for (key,) in self._conn.execute("SELECT key FROM media WHERE status = 'active'"):
+            for _, key in embedded_media(self._conn):
                 self.seen.setdefault(key, now)
             time.sleep(POLL_S)
 

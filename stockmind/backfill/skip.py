@@ -19,16 +19,11 @@ from stockmind.backfill.s3 import MISSING_CODES, error_code, s3_client
 from stockmind.backfill.tally import Failure, report
 from stockmind.errors import InvalidMediaKey
 from stockmind.media.keys import parse_media_key
-from stockmind.store import connect
+from stockmind.store import connect, embedded_media
 
 log = logging.getLogger(__name__)
 
 HEAD_THREADS = 16
-
-_EMBEDDED_ETAGS = (
-    "SELECT key, etag FROM media WHERE client_id = %s AND bucket = %s AND key = ANY(%s)"
-    " AND status = 'active' AND model_id = %s"
-)
 
 
 def select_todo(batch: pa.Table, *, database_url: str, model_id: str, force: bool, tally):
@@ -53,7 +48,9 @@ def _not_embedded(valid: list[tuple[str, dict]], database_url: str, model_id: st
     todo = []
     with connect(database_url) as conn:
         for (client_id, bucket), rows in groups.items():
-            stored = dict(conn.execute(_EMBEDDED_ETAGS, (client_id, bucket, [r["key"] for r in rows], model_id)))
+            held = embedded_media(conn, client_id=client_id, model_id=model_id, bucket=bucket,
+                                  keys=[r["key"] for r in rows])
+            stored = {key: etag for (_, key), etag in held.items()}
             _fill_unknown_etags([r for r in rows if r["key"] in stored and r["etag"] is None])
             todo += [r for r in rows if r["key"] not in stored or stored[r["key"]] != r["etag"]]
     return todo

@@ -26,11 +26,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _connection():
-    from stockmind.service import api_keys
-    from stockmind.store import connect
+    from stockmind.store import connect, is_migrated
 
     conn = connect(Settings.from_env(require=["DATABASE_URL"]).database_url)
-    api_keys.ensure_table(conn)
+    if not is_migrated(conn):  # the api_keys table is one of the store's migrations
+        conn.close()
+        raise SystemExit("stockmind keys: the database is not migrated: run `stockmind db migrate` first")
     return conn
 
 

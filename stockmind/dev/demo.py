@@ -134,11 +134,10 @@ def print_results(title: str, results) -> None:
 
 
 def mint_key(database_url: str, client_id: str) -> str:
-    from stockmind.service.api_keys import create_key, ensure_table
+    from stockmind.service.api_keys import create_key
     from stockmind.store import connect
 
     with connect(database_url) as conn:
-        ensure_table(conn)
         minted = create_key(conn, client_id, label="demo")
         conn.commit()
     return minted.token

@@ -15,14 +15,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from stockmind.evaluation.datasets import MediaFile
+from stockmind.store import is_searchable
 
 log = logging.getLogger(__name__)
-
-_COMMITTED = """
-SELECT count(*) FROM media m
-WHERE m.client_id = %s AND m.key = %s AND m.status = 'active' AND m.etag = %s
-  AND EXISTS (SELECT 1 FROM embeddings e WHERE e.client_id = m.client_id AND e.media_id = m.media_id)
-"""
 
 
 def put_to_searchable(s3, bucket: str, conn, files: Sequence[MediaFile], timeout_s: float = 60.0,
@@ -33,7 +28,7 @@ def put_to_searchable(s3, bucket: str, conn, files: Sequence[MediaFile], timeout
     for file in files:
         etag = s3.put_object(Bucket=bucket, Key=file.media.key, Body=file.data)["ETag"].strip('"')
         put_done = time.perf_counter()
-        while not _committed(conn, file.media.client_id, file.media.key, etag):
+        while not is_searchable(conn, file.media.client_id, file.media.key, etag):
             if time.perf_counter() - put_done > timeout_s:
                 raise TimeoutError(f"{file.media.key} was not searchable {timeout_s:.0f} s after its upload")
             time.sleep(poll_s)
@@ -54,10 +49,6 @@ def wait_until_drained(sqs, queue_url: str, timeout_s: float = 300.0, poll_s: fl
         if time.perf_counter() - started > timeout_s:
             raise TimeoutError(f"{queue_url} still holds messages after {timeout_s:.0f} s: {attributes}")
         time.sleep(poll_s)
-
-
-def _committed(conn, client_id: str, key: str, etag: str) -> bool:
-    return conn.execute(_COMMITTED, (client_id, key, etag)).fetchone()[0] > 0
 
 
 @contextmanager

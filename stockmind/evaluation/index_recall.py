@@ -1,6 +1,6 @@
 """Index recall: each tenant's HNSW index against exact search on the same partition.
 
-Three ways to answer one query on one tenant, all with the store's own SQL (`search_sql`):
+Three ways to answer one query on one tenant, all with the store's own SQL (`ranked_keys`, `search_vectors`):
 - exact: ordering by the uncast column, which no index can serve (the ground truth);
 - HNSW at a given `hnsw.ef_search` (the planner's alternatives disabled, so the index is used
   whatever the tenant's size);
@@ -15,28 +15,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from pgvector import HalfVector
-from psycopg import sql
 
-from stockmind.evaluation.metrics import latency_summary, overlap_recall
-from stockmind.media.keys import parse_media_key
-from stockmind.media.types import MediaType
-from stockmind.media.keys import media_key
-from stockmind.store import MediaVectors, PgVectorWriter, build_deferred_indexes, search_vectors
-from stockmind.store.partitions import TenantIndex, tenant_index
-from stockmind.store.queries import search_sql
 from stockmind.dev.synthetic import held_out_shots
+from stockmind.evaluation.metrics import latency_summary, overlap_recall
+from stockmind.media.keys import media_key, parse_media_key
+from stockmind.media.types import MediaType
+from stockmind.store import (MediaVectors, PgVectorWriter, build_deferred_indexes, count_embeddings, ranked_keys,
+                             search_vectors)
+from stockmind.store.partitions import tenant_index
 
 EF_SEARCH_VALUES = (10, 20, 40, 80, 160, 320)
 _WRITE_CHUNK = 1000
 WARMUP_QUERIES = 10
-# On a small tenant the planner rightly prefers reading every row and sorting; to measure the index
-# itself, the other ways to get ordered rows are priced out for this transaction only.
-_FORCE_HNSW = (
-    "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'off', true),"
-    " set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),"
-    " set_config('enable_sort', 'off', true)"
-)
 
 
 @dataclass(frozen=True)
@@ -84,26 +74,16 @@ def compare(conn, client_id: str, model_id: str, queries: np.ndarray, k: int = 1
     index = tenant_index(conn, client_id, model_id)
     if index is None or not index.ready:
         raise ValueError(f"tenant {client_id!r} has no built index for model {model_id!r}")
-    (rows,) = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(index.table))).fetchone()
-    truth, seconds = _timed(lambda q: _search(conn, index, q, k, ef_search=None), queries)
+    rows = count_embeddings(conn, client_id)
+    truth, seconds = _timed(lambda q: ranked_keys(conn, index, q, k), queries)
     points = [_point(client_id, rows, "exact", None, truth, truth, seconds, k)]
     for ef_search in ef_values:
-        found, seconds = _timed(lambda q: _search(conn, index, q, k, ef_search), queries)
+        found, seconds = _timed(lambda q: ranked_keys(conn, index, q, k, ef_search=ef_search), queries)
         points.append(_point(client_id, rows, "hnsw", ef_search, found, truth, seconds, k))
     found, seconds = _timed(
         lambda q: [hit.key for hit in search_vectors(conn, client_id, q, k, model_id=model_id)], queries)
     points.append(_point(client_id, rows, "deployed", None, found, truth, seconds, k))
     return points
-
-
-def _search(conn, index: TenantIndex, query: np.ndarray, k: int, ef_search: int | None) -> list[str]:
-    statement = search_sql(index, exact=ef_search is None, sku=False, media_type=False)
-    params = {"client_id": index.client_id, "query": HalfVector(query), "k": k, "fetch": k,
-              "sku": None, "media_type": None}
-    with conn.transaction():
-        if ef_search is not None:
-            conn.execute(_FORCE_HNSW, (str(ef_search),))
-        return [row[0] for row in conn.execute(statement, params, prepare=False).fetchall()]
 
 
 def _timed(search, queries: np.ndarray) -> tuple[list[list[str]], list[float]]:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 
-from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool
 
 from stockmind.config import Settings
 from stockmind.service.search import Searcher
-from stockmind.service import api_keys
+from stockmind.store import connection_pool, is_migrated
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +40,9 @@ class Resources:
     @classmethod
     def open(cls, settings: Settings, searcher: Searcher | None = None) -> Resources:
         settings.require("DATABASE_URL")
-        pool = ConnectionPool(
-            settings.database_url, min_size=1, max_size=POOL_MAX_SIZE, timeout=POOL_TIMEOUT_S, open=True,
-            # Search changes hnsw.* settings per query, which server-prepared plans ignore (FACTS).
-            kwargs={"autocommit": True, "prepare_threshold": None}, configure=register_vector,
-            name="stockmind-search",
-        )
+        pool = connection_pool(settings.database_url, name="stockmind-search", max_size=POOL_MAX_SIZE,
+                               timeout_s=POOL_TIMEOUT_S)
         try:
-            with pool.connection() as conn:
-                api_keys.ensure_table(conn)
             searcher = searcher or Searcher.from_settings(settings)
         except BaseException:
             pool.close()
@@ -60,10 +53,9 @@ class Resources:
         self.pool.close()
 
     def database_ready(self) -> bool:
-        """The database answers and has the store's schema."""
+        """The database answers and holds every migration of the store's schema (API keys included)."""
         with self.pool.connection(timeout=2.0) as conn:
-            (media,) = conn.execute("SELECT to_regclass('media') IS NOT NULL").fetchone()
-        return bool(media)
+            return is_migrated(conn)
 
 
 class ResourceSlot:

@@ -3,27 +3,37 @@
 Rows step of the data flow (vectors → rows → results). See docs/interfaces.md, "Rows".
 """
 
+from stockmind.store.api_keys import ApiKey, active_key_digest, insert_api_key, list_api_keys, revoke_api_key
 from stockmind.store.bulk import build_deferred_indexes, defer_indexes
-from stockmind.store.connection import connect
-from stockmind.store.lookups import count_embeddings, count_media, embedded_media, stored_vectors
-from stockmind.store.migrations import migrate
-from stockmind.store.queries import search_vectors
+from stockmind.store.connection import connect, connection_pool
+from stockmind.store.lookups import count_embeddings, count_media, embedded_media, is_searchable, stored_vectors
+from stockmind.store.migrations import is_migrated, migrate
+from stockmind.store.queries import ranked_keys, search_vectors
 from stockmind.store.records import MediaRemoval, MediaVectors, SearchHit, WriteReport
 from stockmind.store.writer import PgVectorWriter
 
 __all__ = [
+    "ApiKey",
     "MediaRemoval",
     "MediaVectors",
     "PgVectorWriter",
     "SearchHit",
     "WriteReport",
+    "active_key_digest",
     "build_deferred_indexes",
     "connect",
+    "connection_pool",
     "count_embeddings",
     "count_media",
     "defer_indexes",
     "embedded_media",
+    "insert_api_key",
+    "is_migrated",
+    "is_searchable",
+    "list_api_keys",
     "migrate",
+    "ranked_keys",
+    "revoke_api_key",
     "search_vectors",
     "stored_vectors",
 ]

@@ -4,16 +4,30 @@ import psycopg
 
 
 def embedded_media(
-    conn: psycopg.Connection, *, client_id: str | None = None, model_id: str | None = None
+    conn: psycopg.Connection, *, client_id: str | None = None, model_id: str | None = None,
+    bucket: str | None = None, keys: list[str] | None = None,
 ) -> dict[tuple[str, str], str | None]:
-    """{(bucket, key): etag} of the live (not deleted) media, optionally of one tenant and/or model."""
+    """{(bucket, key): etag} of the live (not deleted) media, optionally of one tenant (its partition
+    alone is read), model, bucket and/or list of keys."""
     rows = conn.execute(
         "SELECT bucket, key, etag FROM media WHERE status = 'active'"
         " AND (%(client_id)s::text IS NULL OR client_id = %(client_id)s)"
-        " AND (%(model_id)s::text IS NULL OR model_id = %(model_id)s)",
-        {"client_id": client_id, "model_id": model_id},
+        " AND (%(model_id)s::text IS NULL OR model_id = %(model_id)s)"
+        " AND (%(bucket)s::text IS NULL OR bucket = %(bucket)s)"
+        " AND (%(keys)s::text[] IS NULL OR key = ANY(%(keys)s))",
+        {"client_id": client_id, "model_id": model_id, "bucket": bucket, "keys": keys},
     )
     return {(bucket, key): etag for bucket, key, etag in rows}
+
+
+def is_searchable(conn: psycopg.Connection, client_id: str, key: str, etag: str) -> bool:
+    """Whether the tenant's live media at `key` is this version (`etag`) and has committed vectors."""
+    (found,) = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM media m JOIN embeddings e USING (client_id, media_id)"
+        " WHERE m.client_id = %s AND m.key = %s AND m.status = 'active' AND m.etag = %s)",
+        (client_id, key, etag),
+    ).fetchone()
+    return found
 
 
 def count_embeddings(conn: psycopg.Connection, client_id: str, *, key: str | None = None) -> int:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import psycopg
+from pgvector import HalfVector
 from psycopg import sql
 
 from stockmind.errors import InvalidVector
@@ -58,6 +59,15 @@ FROM best b JOIN {media} m ON m.client_id = %(client_id)s AND m.media_id = b.med
 ORDER BY b.distance, m.key
 LIMIT %(k)s
 """
+
+
+# On a small tenant the planner rightly prefers reading every row and sorting; to measure the index
+# itself, the other ways to get ordered rows are priced out for one transaction.
+_FORCE_INDEX_SCAN = (
+    "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'off', true),"
+    " set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),"
+    " set_config('enable_sort', 'off', true)"
+)
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,20 @@ def _run(conn, plan: _Plan, client_id, query, k, fetch, sku, media_type) -> list
             iterative = sku is not None or media_type is not None or fetch > MAX_EF_SEARCH
             _set_index_scan(conn, ef_search_for(plan.index.estimated_rows, fetch), iterative=iterative)
         return conn.execute(statement, params, prepare=False).fetchall()
+
+
+def ranked_keys(conn: psycopg.Connection, index: partitions.TenantIndex, vector: np.ndarray, k: int, *,
+                ef_search: int | None = None) -> list[str]:
+    """The keys of the k media of one tenant's partition nearest `vector` (a unit vector), to measure
+    the index: exact when `ef_search` is None (the ground truth), else through the HNSW index at
+    `ef_search` whatever the tenant's size."""
+    statement = search_sql(index, exact=ef_search is None, sku=False, media_type=False)
+    params = {"client_id": index.client_id, "query": HalfVector(vector), "k": k, "fetch": k,
+              "sku": None, "media_type": None}
+    with conn.transaction():
+        if ef_search is not None:
+            conn.execute(_FORCE_INDEX_SCAN, (str(ef_search),))
+        return [row[0] for row in conn.execute(statement, params, prepare=False)]
 
 
 def search_sql(index: partitions.TenantIndex, *, exact: bool, sku: bool, media_type: bool) -> sql.Composed:

@@ -13,6 +13,7 @@ Append new migrations; never edit one that has shipped. Why the tables look as t
 - `media` keeps a row per object key, also after a delete (`status = 'deleted'`, a tombstone), so a
   late, older `ObjectCreated` event cannot resurrect a deleted object.
 - `event_is_newer` is the single ordering rule for events on one key (see its comment).
+- `api_keys` holds the search service's keys (a SHA-256 digest each, never the token).
 """
 
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
@@ -106,6 +107,22 @@ CREATE TABLE embeddings (
     embedding halfvec NOT NULL,
     PRIMARY KEY (media_id, frame_no, client_id)
 ) PARTITION BY LIST (client_id);
+""",
+    ),
+    (
+        2,
+        "API keys of the search service",
+        # IF NOT EXISTS: before this migration the service created the table itself, so databases
+        # it has served already hold it, with this definition.
+        r"""
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id text PRIMARY KEY,
+    client_id text NOT NULL CHECK (client_id <> ''),
+    token_sha256 bytea NOT NULL,
+    label text NOT NULL DEFAULT '',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    revoked_at timestamptz
+);
 """,
     ),
 )

@@ -140,10 +140,9 @@ def _embedded(searcher: Searcher, bucket: str, key: str, data: bytes, settings: 
 
 def mint_tokens(database_url: str) -> dict[str, str]:
     with connect(database_url) as conn:
-        keys.ensure_table(conn)
-        tokens = {client: keys.create_key(conn, client, "tests").token for client in CLIENTS}
-        revoked = keys.create_key(conn, "acme", "revoked in tests")
-        keys.revoke_key(conn, revoked.key.key_id)
+        tokens = {client: api_keys.create_key(conn, client, "tests").token for client in CLIENTS}
+        revoked = api_keys.create_key(conn, "acme", "revoked in tests")
+        api_keys.revoke_key(conn, revoked.key.key_id)
     return {**tokens, "revoked": revoked.token}
 
 

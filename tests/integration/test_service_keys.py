@@ -10,10 +10,8 @@ from stockmind.store import connect
 
 
 @pytest.fixture
-def conn(empty_database_url):
-    with connect(empty_database_url) as connection:
-        api_keys.ensure_table(connection)
-        api_keys.ensure_table(connection)  # idempotent: the service and the CLI both ensure it
+def conn(database_url):
+    with connect(database_url) as connection:
         yield connection
 
 
@@ -77,20 +75,25 @@ def run_cli(monkeypatch, database_url, *argv):
     return args.run(args)
 
 
-def test_the_keys_commands_create_list_and_revoke(monkeypatch, capsys, empty_database_url):
-    assert run_cli(monkeypatch, empty_database_url, "keys", "create", "--client", "acme", "--label", "ci") == 0
+def test_the_keys_commands_create_list_and_revoke(monkeypatch, capsys, database_url):
+    assert run_cli(monkeypatch, database_url, "keys", "create", "--client", "acme", "--label", "ci") == 0
     created = capsys.readouterr().out
     token = created.strip().splitlines()[-1]
     key_id = token.split("_")[1]
-    with connect(empty_database_url) as conn:
+    with connect(database_url) as conn:
         assert api_keys.authenticate(conn, token) == "acme"
 
-    assert run_cli(monkeypatch, empty_database_url, "keys", "list", "--client", "acme") == 0
+    assert run_cli(monkeypatch, database_url, "keys", "list", "--client", "acme") == 0
     listing = capsys.readouterr().out
     assert key_id in listing and "active" in listing and token.rsplit("_", 1)[1] not in listing
 
-    assert run_cli(monkeypatch, empty_database_url, "keys", "revoke", key_id) == 0
-    assert run_cli(monkeypatch, empty_database_url, "keys", "revoke", "ffffffffffff") == 1
+    assert run_cli(monkeypatch, database_url, "keys", "revoke", key_id) == 0
+    assert run_cli(monkeypatch, database_url, "keys", "revoke", "ffffffffffff") == 1
     capsys.readouterr()
-    run_cli(monkeypatch, empty_database_url, "keys", "list")
+    run_cli(monkeypatch, database_url, "keys", "list")
     assert "revoked" in capsys.readouterr().out
+
+
+def test_the_keys_commands_ask_for_a_migration_on_an_unmigrated_database(monkeypatch, empty_database_url):
+    with pytest.raises(SystemExit, match="stockmind db migrate"):
+        run_cli(monkeypatch, empty_database_url, "keys", "list")

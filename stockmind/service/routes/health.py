@@ -29,7 +29,7 @@ def readyz(request: Request) -> JSONResponse:
     except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
         return _not_ready(f"database unreachable: {type(error).__name__}")
     if not migrated:
-        return _not_ready("database has no schema: run `stockmind db migrate`")
+        return _not_ready("database is not migrated: run `stockmind db migrate`")
     return JSONResponse({"status": "ready", "model_id": resources.searcher.model_id,
                          "dim": resources.searcher.embedder.dim})
 
