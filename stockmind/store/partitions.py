@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from stockmind.errors import InvalidVector
 from stockmind.store.connection import advisory_key
 
 log = logging.getLogger(__name__)
@@ -52,11 +51,9 @@ def partition_suffix(client_id: str) -> str:
 
 
 def model_dim(conn: psycopg.Connection, model_id: str, dim: int) -> int:
-    """Register `model_id` with `dim` on first use; `InvalidVector` if it was registered with another."""
+    """The dimension `model_id` is registered with, registering it with `dim` on first use."""
     conn.execute("INSERT INTO models (model_id, dim) VALUES (%s, %s) ON CONFLICT DO NOTHING", (model_id, dim))
     (known,) = conn.execute("SELECT dim FROM models WHERE model_id = %s", (model_id,)).fetchone()
-    if known != dim:
-        raise InvalidVector(f"model {model_id!r} stores {known}-d vectors; got {dim}-d")
     return known
 
 

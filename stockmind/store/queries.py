@@ -23,7 +23,7 @@ from stockmind.errors import InvalidVector
 from stockmind.media.types import MediaType
 from stockmind.store import partitions
 from stockmind.store.records import SearchHit
-from stockmind.store.validation import normalised
+from stockmind.store.validation import check_dim, normalised
 
 DEFAULT_MAX_K = 100
 # Below this many rows an exact scan answers within a few ms (bench/store.py measures it).
@@ -195,8 +195,9 @@ def _query_vector(vector: np.ndarray, index: partitions.TenantIndex) -> str:
         array = np.asarray(vector, dtype=np.float32)
     except (TypeError, ValueError) as error:
         raise InvalidVector(f"{where}: the query vector is not numbers ({error})") from None
-    if array.ndim != 1 or array.shape[0] != index.dim:
-        raise InvalidVector(f"{where}: expected a {index.dim}-d vector for model {index.model_id!r}, got shape {array.shape}")
+    if array.ndim != 1:
+        raise InvalidVector(f"{where}: expected one vector, got shape {array.shape}")
+    check_dim(array.shape[0], index.dim, index.model_id, where)
     if not np.isfinite(array).all():
         raise InvalidVector(f"{where}: the query vector contains NaN or infinity")
     # halfvec's text form; parameters travel as text so no adapter registration is needed here.

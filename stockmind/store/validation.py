@@ -38,19 +38,23 @@ def checked_batch(items: list[MediaVectors]) -> list[np.ndarray]:
     return checked
 
 
-def checked_vectors(item: MediaVectors, expected_dim: int | None = None) -> np.ndarray:
+def checked_vectors(item: MediaVectors) -> np.ndarray:
     """`item.vectors` as unit-norm float32 (N, D); `InvalidVector` says what is wrong and where."""
     where = f"{item.bucket}/{item.ref.key}"
     vectors = _as_matrix(item.vectors, where)
-    rows, dim = vectors.shape
+    rows = len(vectors)
     if rows != len(item.timestamps):
         raise InvalidVector(f"{where}: {rows} vectors but {len(item.timestamps)} timestamps")
-    if expected_dim is not None and dim != expected_dim:
-        raise InvalidVector(f"{where}: expected {expected_dim}-d vectors for model {item.model_id!r}, got {dim}-d")
     if not np.isfinite(vectors).all():
         bad = int(np.argwhere(~np.isfinite(vectors))[0][0])
         raise InvalidVector(f"{where}: vector {bad} contains NaN or infinity")
     return normalised(vectors, where)
+
+
+def check_dim(dim: int, expected: int, model_id: str, where: str) -> None:
+    """A model's vectors all have the dimension it was registered with (`models.dim`)."""
+    if dim != expected:
+        raise InvalidVector(f"{where}: expected {expected}-d vectors for model {model_id!r}, got {dim}-d")
 
 
 def normalised(vectors: np.ndarray, where: str) -> np.ndarray:

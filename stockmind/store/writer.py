@@ -22,16 +22,16 @@ bench/store.py measures the writer against a raw COPY.
 """
 
 import logging
+
 import numpy as np
 import psycopg
 
-from stockmind.errors import InvalidVector
 from stockmind.store import deletes, partitions
 from stockmind.store.connection import connect
 from stockmind.store.halfvec_copy import HALFVEC_FIELD_TYPE, halfvec_fields
 from stockmind.store.ordering import newest_per_key
 from stockmind.store.records import MediaRemoval, MediaVectors, WriteReport
-from stockmind.store.validation import checked_batch
+from stockmind.store.validation import check_dim, checked_batch
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +176,7 @@ class PgVectorWriter:
     def _check_dim(self, conn: psycopg.Connection, item: MediaVectors, dim: int) -> None:
         if item.model_id not in self._dims:
             self._dims[item.model_id] = partitions.model_dim(conn, item.model_id, dim)
-        if self._dims[item.model_id] != dim:
-            raise InvalidVector(
-                f"{item.bucket}/{item.ref.key}: expected {self._dims[item.model_id]}-d vectors"
-                f" for model {item.model_id!r}, got {dim}-d"
-            )
+        check_dim(dim, self._dims[item.model_id], item.model_id, f"{item.bucket}/{item.ref.key}")
 
     def _prepare_tenants(self, conn, items: list[MediaVectors], vectors: list[np.ndarray]) -> None:
         for item, matrix in zip(items, vectors):

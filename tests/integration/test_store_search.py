@@ -82,8 +82,10 @@ def test_k_is_capped_at_max_k(writer, conn):
 def test_a_malformed_query_vector_is_rejected(writer, conn):
     writer.write([media(image_key("acme", "s", "p"), unit(1))])
 
-    with pytest.raises(InvalidVector, match="expected a 16-d vector"):
+    with pytest.raises(InvalidVector, match="expected 16-d vectors for model 'test-model', got 17-d"):
         search_vectors(conn, "acme", np.ones(DIM + 1), 5)
+    with pytest.raises(InvalidVector, match="expected one vector"):
+        search_vectors(conn, "acme", np.ones((1, DIM)), 5)
     with pytest.raises(InvalidVector, match="NaN"):
         search_vectors(conn, "acme", np.full(DIM, np.nan), 5)
 

@@ -131,6 +131,15 @@ def test_a_malformed_vector_is_rejected_and_nothing_is_written(writer, conn, vec
     assert count_embeddings(conn, "acme") == 1
 
 
+def test_a_model_registered_by_another_writer_keeps_its_dimension(database_url, writer, conn):
+    writer.write([media(image_key("acme", "sku-0", "first"), unit(0))])  # registers the model as 16-d
+
+    with PgVectorWriter(database_url) as other, pytest.raises(InvalidVector, match="expected 16-d vectors"):
+        other.write([media(image_key("globex", "sku-1", "wider"), unit(1, dim=DIM + 1))])
+
+    assert count_media(conn, "globex") == 0
+
+
 def test_timestamps_must_match_the_vectors(writer):
     with pytest.raises(InvalidVector, match="2 vectors but 1 timestamps"):
         writer.write([media(video_key("acme", "s", "clip"), np.stack([unit(1), unit(2)]), timestamps=[0.0])])

@@ -7,7 +7,7 @@ from stockmind.errors import InvalidVector
 from stockmind.media.keys import parse_media_key
 from stockmind.store import MediaVectors
 from stockmind.store.partitions import partition_suffix
-from stockmind.store.validation import checked_vectors
+from stockmind.store.validation import check_dim, checked_vectors
 
 
 def item(vectors, timestamps=None) -> MediaVectors:
@@ -42,9 +42,10 @@ def test_malformed_vectors_raise_invalid_vector_naming_the_media(vectors, messag
     assert "b/clients/acme/products/sku/media/image/a.jpg" in str(raised.value)
 
 
-def test_the_expected_dimension_is_enforced():
-    with pytest.raises(InvalidVector, match="expected 3-d vectors for model 'm', got 2-d"):
-        checked_vectors(item([[1.0, 0.0]]), expected_dim=3)
+def test_a_dimension_other_than_the_models_is_refused_naming_where():
+    with pytest.raises(InvalidVector, match="b/a.jpg: expected 3-d vectors for model 'm', got 2-d"):
+        check_dim(2, 3, "m", "b/a.jpg")
+    check_dim(3, 3, "m", "b/a.jpg")
 
 
 def test_partition_suffixes_are_valid_identifiers_and_distinct_for_similar_ids():
