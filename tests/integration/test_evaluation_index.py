@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from stockmind.evaluation import index_recall
-from stockmind.store import connect
+from stockmind.store import connect, count_embeddings, ranked_keys
 from stockmind.store.partitions import tenant_index
 
 MODEL_ID = "test-model"
@@ -42,13 +42,13 @@ def test_compare_measures_exact_hnsw_and_deployed_search(tenant):
 def test_the_hnsw_method_scans_the_tenants_index_and_exact_does_not(tenant):
     index = tenant_index(tenant, "acme", MODEL_ID)
     before = _index_scans(tenant, index.index_name)
-    index_recall._search(tenant, index, _unit(1, 16, seed=3)[0], 5, ef_search=None)
+    ranked_keys(tenant, index, _unit(1, 16, seed=3)[0], 5)
     assert _index_scans(tenant, index.index_name) == before
-    index_recall._search(tenant, index, _unit(1, 16, seed=3)[0], 5, ef_search=40)
+    ranked_keys(tenant, index, _unit(1, 16, seed=3)[0], 5, ef_search=40)
     assert _index_scans(tenant, index.index_name) == before + 1
 
 
 def test_load_tenant_replaces_what_the_tenant_had(database_url, tenant):
     index_recall.load_tenant(database_url, "acme", _unit(40, 16, seed=4), MODEL_ID)
-    assert tenant.execute("SELECT count(*) FROM embeddings WHERE client_id = 'acme'").fetchone()[0] == 40
+    assert count_embeddings(tenant, "acme") == 40
     assert tenant_index(tenant, "acme", MODEL_ID).ready
