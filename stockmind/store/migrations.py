@@ -2,6 +2,7 @@
 
 import logging
 
+from stockmind.errors import SchemaNotReady
 from stockmind.store.connection import advisory_key, connect
 from stockmind.store.schema import MIGRATIONS
 
@@ -11,7 +12,11 @@ _LOCK = advisory_key("stockmind.store", "migrate")
 
 
 def migrate(database_url: str) -> list[int]:
-    """Apply the migrations this database lacks; return the versions applied now (maybe [])."""
+    """Apply the migrations this database lacks; return the versions applied now (maybe []).
+
+    `SchemaNotReady` when this database user may not apply them (CREATE EXTENSION vector, CREATE
+    TABLE), or the server has no pgvector.
+    """
     # The vector extension must exist before pgvector's types can be registered, so this connection
     # is a plain one (connect() would fail on a fresh database).
     import psycopg
@@ -21,8 +26,24 @@ def migrate(database_url: str) -> list[int]:
         conn.execute("SELECT pg_advisory_lock(%s, %s)", _LOCK)
         try:
             return _apply_missing(conn)
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.FeatureNotSupported,
+                psycopg.errors.UndefinedFile) as error:
+            raise SchemaNotReady(
+                f"cannot apply the store's migrations as database user {conn.info.user!r} "
+                f"({_first_line(error)}): run `stockmind db migrate` as the database owner"
+            ) from None
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s, %s)", _LOCK)
+
+
+def pending_migrations(database_url: str) -> list[int]:
+    """The versions this database lacks, read without changing anything (a fresh database lacks all)."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        (table,) = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
+        done = set() if table is None else {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    return [version for version, _, _ in MIGRATIONS if version not in done]
 
 
 def applied_versions(database_url: str) -> list[int]:
@@ -46,3 +67,7 @@ def _apply_missing(conn) -> list[int]:
         log.info("applied migration %d: %s", version, name)
         applied.append(version)
     return applied
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]
