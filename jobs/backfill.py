@@ -19,7 +19,7 @@ import ray
 from stockmind.backfill.arguments import add_arguments, options_from
 from stockmind.backfill.runner import run_backfill
 from stockmind.config import Settings
-from stockmind.errors import ConfigError
+from stockmind.errors import ConfigError, SchemaNotReady
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -40,6 +40,9 @@ def main(args: argparse.Namespace) -> int:
         summary = run_backfill(options)
     except ConfigError as error:
         logging.getLogger("backfill").error("configuration error: %s", error)
+        return 2
+    except SchemaNotReady as error:
+        logging.getLogger("backfill").error("%s", error)
         return 2
     print(summary.line(), flush=True)
     return 0

@@ -13,6 +13,11 @@ class ConfigError(StockmindError):
     """A setting is missing or malformed; the message names the variable."""
 
 
+class SchemaNotReady(StockmindError):
+    """The database answers but lacks the store's schema, and this process cannot (or, in a dry run,
+    must not) apply it; the message says to run `stockmind db migrate`."""
+
+
 class PoisonInput(StockmindError):
     """Input that can never succeed. `reason` is a short machine-readable code for the DLQ."""
 

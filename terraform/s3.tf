@@ -138,11 +138,13 @@ resource "aws_s3_bucket_policy" "this" {
 # ---------------------------------------------------------------------------------------------------
 
 resource "aws_s3_bucket_notification" "this" {
-  bucket = aws_s3_bucket.this.id
+  bucket      = aws_s3_bucket.this.id
+  eventbridge = local.eventbridge
 
-  # One configuration per suffix: S3 filters take a single prefix and a single suffix each.
+  # One configuration per suffix: S3 filters take a single prefix and a single suffix each. With
+  # EventBridge delivery the rule in eventbridge.tf filters instead, and S3 must not send twice.
   dynamic "queue" {
-    for_each = var.media_suffixes
+    for_each = local.eventbridge ? [] : var.media_suffixes
     content {
       id            = "media${queue.value}"
       queue_arn     = aws_sqs_queue.this.arn

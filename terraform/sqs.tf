@@ -59,6 +59,28 @@ data "aws_iam_policy_document" "queue" {
       values   = [local.account_id]
     }
   }
+
+  # With event_delivery = "eventbridge": only the media rule (eventbridge.tf) may send.
+  dynamic "statement" {
+    for_each = aws_cloudwatch_event_rule.media
+    content {
+      sid       = "AllowMediaEventRule"
+      effect    = "Allow"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.this.arn]
+
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
+      }
+
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = [statement.value.arn]
+      }
+    }
+  }
 }
 
 resource "aws_sqs_queue_policy" "this" {

@@ -472,3 +472,18 @@ variable "ray_node_volume_size_gb" {
     error_message = "ray_node_volume_size_gb must be between 50 and 16384."
   }
 }
+
+# ---------------------------------------------------------------------------------------------------
+# Event delivery (eventbridge.tf)
+# ---------------------------------------------------------------------------------------------------
+
+variable "event_delivery" {
+  description = "How the bucket's events reach the queue: \"s3\" (S3 notifies the queue directly) or \"eventbridge\" (S3 sends every event to EventBridge and a rule routes media events to the queue; choose it when other consumers need the bucket's events too, since a bucket has one notification configuration)."
+  type        = string
+  default     = "s3"
+
+  validation {
+    condition     = contains(["s3", "eventbridge"], var.event_delivery)
+    error_message = "event_delivery must be \"s3\" or \"eventbridge\"."
+  }
+}

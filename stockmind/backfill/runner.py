@@ -14,7 +14,9 @@ from stockmind.backfill.options import BackfillOptions
 from stockmind.backfill.report import BackfillSummary, write_failure_report
 from stockmind.backfill.sources import Shard, client_ids_of, key_list_shards, prefix_shards
 from stockmind.backfill.tally import Tally
-from stockmind.store import build_deferred_indexes, defer_indexes
+from stockmind.errors import SchemaNotReady
+from stockmind.store import build_deferred_indexes, defer_indexes, migrate
+from stockmind.store.migrations import pending_migrations
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 def run_backfill(options: BackfillOptions, on_written: Callable[[int], None] | None = None) -> BackfillSummary:
     """`on_written(n)` is called as each batch of n objects is stored (benchmarks time it)."""
     pipeline.check_resources(options)
+    prepare_store(options)
     started = time.monotonic()
     shards = plan_shards(options)
     tally = ray.remote(num_cpus=0)(Tally).remote()
@@ -41,6 +44,19 @@ def run_backfill(options: BackfillOptions, on_written: Callable[[int], None] | N
     built = build_deferred_indexes(options.database_url)
     log.info("built %d deferred HNSW indexes", len(built))
     return _summarise(tally, options, started, embedded=embedded, unchanged=unchanged, frames=frames)
+
+
+def prepare_store(options: BackfillOptions) -> None:
+    """Apply the store's pending migrations, as the stream does, so a first run on a new database works.
+
+    A dry run changes nothing, so it only says what is missing."""
+    if not options.dry_run:
+        migrate(options.database_url)
+        return
+    pending = pending_migrations(options.database_url)
+    if pending:
+        raise SchemaNotReady(f"the database lacks migrations {pending}, and a dry run changes nothing: "
+                             "run `stockmind db migrate` (or a backfill without --dry-run)")
 
 
 def plan_shards(options: BackfillOptions) -> list[Shard]:

@@ -1,8 +1,10 @@
 """S3 event notifications: an SQS message body → `S3Event`s (the first step of the data flow).
 
-`parse_s3_message` turns the body of an SQS message that S3 sent directly (S3 → SQS, no SNS in
-between) into `S3Event`s, or says precisely why it is not an S3 event notification (`InvalidEvent`,
-a `PoisonInput`: the message goes to the DLQ with the text as its reason). Standard library only.
+`parse_s3_message` turns the body of an SQS message into `S3Event`s, whichever way S3's event reached
+the queue: directly (an S3 event notification), through SNS (a `Notification` envelope around one, or
+the bare notification with raw message delivery) or through EventBridge (an `Object Created` /
+`Object Deleted` event). Anything else is an `InvalidEvent` (a `PoisonInput`: the message goes to
+the DLQ with the text as its reason). Standard library only.
 """
 
 import json
@@ -18,11 +20,35 @@ _TEST_EVENT = "s3:TestEvent"
 _EVENT_SOURCE = "aws:s3"
 _EVENT_MAJOR_VERSION = "2"
 
+# SNS messages that carry no S3 event: SNS confirms a subscription of a queue in the topic owner's
+# account by itself, so these are only news (subscribe from the queue's account across accounts).
+_SNS_NOTICES = ("SubscriptionConfirmation", "UnsubscribeConfirmation")
+_SNS_NOTIFICATION = "Notification"
+
+_EVENTBRIDGE_SOURCE = "aws.s3"
+_EVENTBRIDGE_VERSION = "0"
+_EVENTBRIDGE_KINDS = {"Object Created": EventKind.CREATED, "Object Deleted": EventKind.REMOVED}
+# EventBridge says which API made the event (`reason`) and, for deletes, what it left
+# (`deletion-type`); the S3 notification names say both in one. Values as AWS documents them.
+_EVENTBRIDGE_CREATED_NAMES = {
+    "PutObject": "ObjectCreated:Put",
+    "POST Object": "ObjectCreated:Post",
+    "CopyObject": "ObjectCreated:Copy",
+    "CompleteMultipartUpload": "ObjectCreated:CompleteMultipartUpload",
+}
+_EVENTBRIDGE_DELETED_NAMES = {
+    ("DeleteObject", "Permanently Deleted"): "ObjectRemoved:Delete",
+    ("DeleteObject", "Delete Marker Created"): "ObjectRemoved:DeleteMarkerCreated",
+    ("Lifecycle Expiration", "Permanently Deleted"): "LifecycleExpiration:Delete",
+    ("Lifecycle Expiration", "Delete Marker Created"): "LifecycleExpiration:DeleteMarkerCreated",
+}
+
 
 @dataclass(frozen=True)
 class S3Event:
-    """One record of an S3 event notification. `key` is decoded; the optional fields are None when
-    S3 (or moto, which sends no sequencer/versionId) leaves them out or empty."""
+    """One object's event (a record of an S3 event notification, or an EventBridge event). `key` is
+    decoded; the optional fields are None when S3 (or moto, which sends no sequencer/versionId) leaves
+    them out or empty."""
 
     kind: EventKind
     event_name: str
@@ -36,43 +62,70 @@ class S3Event:
 
 
 def parse_s3_message(body: str) -> list[S3Event]:
-    """The events in the body of an SQS message that S3 sent to the queue directly.
+    """The S3 events in the body of an SQS message, in whichever envelope they came.
 
-    Returns [] for the `s3:TestEvent` S3 sends when notifications are configured. Accepts the real
-    AWS format (eventVersion 2.x) with or without `sequencer`/`versionId` (moto omits them).
-    Only `ObjectCreated:*` and `ObjectRemoved:*` records are accepted: the bucket is configured to
-    send nothing else, so any other kind (ObjectRestore:*, LifecycleExpiration:*, ...) means a
+    - An S3 event notification (eventVersion 2.x, with or without `sequencer`/`versionId`, which moto
+      omits), sent by S3 itself or by SNS with raw message delivery. The `s3:TestEvent` S3 sends when
+      notifications are configured gives [].
+    - An SNS `Notification` whose `Message` is either of the others. SNS `SubscriptionConfirmation`
+      and `UnsubscribeConfirmation` messages give [].
+    - An EventBridge `Object Created` / `Object Deleted` event from S3, named like the notification
+      it stands for (`ObjectCreated:Put`, `ObjectRemoved:DeleteMarkerCreated`, ...).
+
+    Only object creations and removals are accepted: the bucket (or rule) is configured to send
+    nothing else, so any other kind (ObjectRestore:*, Object Restore Completed, ...) means a
     misconfiguration and is an `InvalidEvent`, as is one bad record (the message goes to the DLQ
-    whole). SNS envelopes are not unwrapped, since the topology is S3 → SQS with no SNS between;
-    one is rejected with a message that says so. The key is decoded, not validated: that is
-    `parse_media_key`'s job.
+    whole). The key is decoded, not validated: that is `parse_media_key`'s job.
     """
-    message = _json_object(body)
+    message = _json_object(body, "message body")
+    if "Type" in message:  # neither S3 nor EventBridge sends a top-level Type
+        return _sns_events(message)
+    return _s3_events(message)
+
+
+def _s3_events(message: dict) -> list[S3Event]:
+    if "detail-type" in message:
+        return [_eventbridge_event(message)]
+    return _notification_events(message)
+
+
+def _sns_events(message: dict) -> list[S3Event]:
+    kind = message["Type"]
+    if kind in _SNS_NOTICES:
+        return []
+    if kind != _SNS_NOTIFICATION:
+        raise InvalidEvent(f"SNS message Type {kind!r} is not {_SNS_NOTIFICATION!r} or one of {_SNS_NOTICES}")
+    try:
+        inner = _json_object(message.get("Message"), "Message")
+        if "Type" in inner:
+            raise InvalidEvent("Message is another SNS message, not an S3 event")
+        return _s3_events(inner)
+    except InvalidEvent as error:
+        raise InvalidEvent(f"SNS Notification {message.get('MessageId')!r}: {error}") from None
+
+
+def _notification_events(message: dict) -> list[S3Event]:
     if message.get("Event") == _TEST_EVENT:
         return []
     records = _records(message)
     return [_event(record, f"record {index}") for index, record in enumerate(records)]
 
 
-def _json_object(body: str) -> dict:
-    if not isinstance(body, str):
-        raise InvalidEvent(f"message body must be a string, got {type(body).__name__}")
+def _json_object(text: object, what: str) -> dict:
+    if not isinstance(text, str):
+        raise InvalidEvent(f"{what} must be a string, got {type(text).__name__}")
     try:
-        message = json.loads(body)
+        message = json.loads(text)
     except json.JSONDecodeError as error:
-        raise InvalidEvent(f"message body is not JSON ({error.msg} at character {error.pos})") from None
+        raise InvalidEvent(f"{what} is not JSON ({error.msg} at character {error.pos})") from None
     if not isinstance(message, dict):
-        raise InvalidEvent(f"message body is JSON {_json_kind(message)}, not an object")
+        raise InvalidEvent(f"{what} is JSON {_json_kind(message)}, not an object")
     return message
 
 
 def _records(message: dict) -> list:
-    if message.get("Type") == "Notification" and "Message" in message:
-        raise InvalidEvent(
-            "message is an SNS envelope; S3 must notify the queue directly (or use raw message delivery)"
-        )
     if "Records" not in message:
-        raise InvalidEvent("message has no 'Records' and is not an s3:TestEvent")
+        raise InvalidEvent("message has no 'Records' and is not an s3:TestEvent, SNS or EventBridge message")
     records = message["Records"]
     if not isinstance(records, list):
         raise InvalidEvent(f"'Records' is JSON {_json_kind(records)}, not an array")
@@ -126,14 +179,62 @@ def _decoded_key(raw_key: str, where: str) -> str:
         raise InvalidEvent(f"{where}: s3.object.key {raw_key!r} is not percent-encoded UTF-8") from None
 
 
-def _size(value: object, where: str) -> int | None:
+def _eventbridge_event(message: dict) -> S3Event:
+    where = "EventBridge event"
+    _check_eventbridge_origin(message, where)
+    detail_type = message["detail-type"]
+    kind = _EVENTBRIDGE_KINDS.get(detail_type)
+    if kind is None:
+        raise InvalidEvent(f"{where}: detail-type {detail_type!r} is not one of {tuple(_EVENTBRIDGE_KINDS)}")
+    detail = _object(message.get("detail"), f"{where}: detail")
+    bucket = _object(detail.get("bucket"), f"{where}: detail.bucket")
+    obj = _object(detail.get("object"), f"{where}: detail.object")
+    return S3Event(
+        kind=kind,
+        event_name=_eventbridge_name(kind, detail, where),
+        bucket=_required_text(bucket, "name", where, "detail.bucket.name"),
+        key=_required_text(obj, "key", where, "detail.object.key"),  # EventBridge keys are not encoded
+        size=_size(obj.get("size"), where, "detail.object.size"),
+        etag=_etag(_optional_text(obj, "etag", where, "detail.object.etag"), where),
+        version_id=_optional_text(obj, "version-id", where, "detail.object.version-id"),
+        sequencer=_optional_text(obj, "sequencer", where, "detail.object.sequencer"),
+        event_time=_event_time(message.get("time"), where, "time"),
+    )
+
+
+def _check_eventbridge_origin(message: dict, where: str) -> None:
+    source = message.get("source")
+    if source != _EVENTBRIDGE_SOURCE:
+        raise InvalidEvent(f"{where}: source is {source!r}, expected '{_EVENTBRIDGE_SOURCE}'")
+    version = message.get("version")
+    if version != _EVENTBRIDGE_VERSION:
+        raise InvalidEvent(f"{where}: version is {version!r}, expected '{_EVENTBRIDGE_VERSION}'")
+
+
+def _eventbridge_name(kind: EventKind, detail: dict, where: str) -> str:
+    reason = _required_text(detail, "reason", where, "detail.reason")
+    if kind is EventKind.CREATED:
+        name = _EVENTBRIDGE_CREATED_NAMES.get(reason)
+        if name is None:
+            raise InvalidEvent(f"{where}: detail.reason {reason!r} of Object Created is not one of "
+                               f"{tuple(_EVENTBRIDGE_CREATED_NAMES)}")
+        return name
+    deletion = _required_text(detail, "deletion-type", where, "detail.deletion-type")
+    name = _EVENTBRIDGE_DELETED_NAMES.get((reason, deletion))
+    if name is None:
+        raise InvalidEvent(f"{where}: Object Deleted with detail.reason {reason!r} and detail.deletion-type "
+                           f"{deletion!r} is not a known deletion")
+    return name
+
+
+def _size(value: object, where: str, path: str = "s3.object.size") -> int | None:
     if value is None:
         return None  # ObjectRemoved records carry no size.
     # bool is an int in Python, but `true` is not a size.
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidEvent(f"{where}: s3.object.size {value!r} is not a whole number")
+        raise InvalidEvent(f"{where}: {path} {value!r} is not a whole number")
     if value < 0:
-        raise InvalidEvent(f"{where}: s3.object.size {value} is negative")
+        raise InvalidEvent(f"{where}: {path} {value} is negative")
     return value
 
 
@@ -146,15 +247,15 @@ def _etag(value: object, where: str) -> str | None:
     return value.strip('"') or None
 
 
-def _event_time(value: object, where: str) -> datetime | None:
+def _event_time(value: object, where: str, name: str = "eventTime") -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidEvent(f"{where}: eventTime {value!r} is not a string")
+        raise InvalidEvent(f"{where}: {name} {value!r} is not a string")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidEvent(f"{where}: eventTime {value!r} is not an ISO 8601 time") from None
+        raise InvalidEvent(f"{where}: {name} {value!r} is not an ISO 8601 time") from None
     # S3 event times are UTC, so a time written without a zone is read as UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 

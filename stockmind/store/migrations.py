@@ -4,6 +4,7 @@ import logging
 
 import psycopg
 
+from stockmind.errors import SchemaNotReady
 from stockmind.store.connection import advisory_key
 from stockmind.store.schema import MIGRATIONS
 
@@ -13,7 +14,11 @@ _LOCK = advisory_key("stockmind.store", "migrate")
 
 
 def migrate(database_url: str) -> list[int]:
-    """Apply the migrations this database lacks; return the versions applied now (maybe [])."""
+    """Apply the migrations this database lacks; return the versions applied now (maybe []).
+
+    `SchemaNotReady` when this database user may not apply them (CREATE EXTENSION vector, CREATE
+    TABLE), or the server has no pgvector.
+    """
     # The vector extension must exist before pgvector's types can be registered, so this connection
     # is a plain one (connect() would fail on a fresh database).
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -21,14 +26,31 @@ def migrate(database_url: str) -> list[int]:
         conn.execute("SELECT pg_advisory_lock(%s, %s)", _LOCK)
         try:
             return _apply_missing(conn)
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.FeatureNotSupported,
+                psycopg.errors.UndefinedFile) as error:
+            raise SchemaNotReady(
+                f"cannot apply the store's migrations as database user {conn.info.user!r} "
+                f"({_first_line(error)}): run `stockmind db migrate` as the database owner"
+            ) from None
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s, %s)", _LOCK)
 
 
 def is_migrated(conn: psycopg.Connection) -> bool:
     """Whether this database holds every migration this code knows (the service's readiness check)."""
+    return not _pending(conn)
+
+
+def pending_migrations(database_url: str) -> list[int]:
+    """The versions this database lacks, read without changing anything (a fresh database lacks all)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return _pending(conn)
+
+
+def _pending(conn: psycopg.Connection) -> list[int]:
     (table,) = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
-    return table is not None and _applied(conn) >= {version for version, _, _ in MIGRATIONS}
+    done = set() if table is None else _applied(conn)
+    return [version for version, _, _ in MIGRATIONS if version not in done]
 
 
 def _apply_missing(conn: psycopg.Connection) -> list[int]:
@@ -51,3 +73,7 @@ def _apply_missing(conn: psycopg.Connection) -> list[int]:
 
 def _applied(conn: psycopg.Connection) -> set[int]:
     return {version for (version,) in conn.execute("SELECT version FROM schema_migrations")}
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]
