@@ -77,15 +77,15 @@ def test_a_search_request_line_reaches_the_application_group(aws, database_url, 
         base = f"http://{LOOPBACK}:{port}"
         wait_for(lambda: _answers(f"{base}/healthz"), 120, "the service to listen")
         response = httpx.get(f"{base}/v1/search", params={"q": "a red circle"}, timeout=30)
-        assert response.status_code == 401
-        server.send_signal(signal.SIGTERM)  # uvicorn exits; logging.shutdown sends what is queued
-        assert server.wait(timeout=60) == 0
+        assert response.status_code in (401, 503)  # no key; 503 while the model still loads
+        server.send_signal(signal.SIGTERM)  # the app's shutdown sends what is queued
+        assert server.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once stopped
     finally:
         server.kill()
         stderr = server.stderr.read()
 
     service = text_of(records_of(messages_by_stream(logs, topology.APPLICATION_LOG_GROUP), "search"))
-    assert '"GET /v1/search?q=a+red+circle HTTP/1.1" 401' in service, stderr[-3000:]
+    assert f'"GET /v1/search?q=a+red+circle HTTP/1.1" {response.status_code}' in service, stderr[-3000:]
     assert "INFO uvicorn.access:" in service
     assert messages_by_stream(logs, topology.WORKER_LOG_GROUP) == {}
 
