@@ -20,8 +20,10 @@ from stockmind.backfill.arguments import add_arguments, options_from
 from stockmind.backfill.runner import run_backfill
 from stockmind.config import Settings
 from stockmind.errors import ConfigError, SchemaNotReady
+from stockmind.logs import configure_logging
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Ray runs it in every worker process of the job: Ray Data's tasks and actor pools have no __init__ of ours.
+WORKER_SETUP_HOOK = "stockmind.logs.configure_backfill_worker"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,12 +33,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
+        shipping = configure_logging("backfill") is not None
         settings = Settings.from_env()
         options = options_from(args, settings)
         # Under `ray job submit` RAY_ADDRESS names the cluster; otherwise the local stack's head.
-        ray.init(address=os.environ.get("RAY_ADDRESS") or settings.ray_address, logging_level=logging.WARNING)
+        ray.init(address=os.environ.get("RAY_ADDRESS") or settings.ray_address, logging_level=logging.WARNING,
+                 runtime_env={"worker_process_setup_hook": WORKER_SETUP_HOOK} if shipping else None)
         summary = run_backfill(options)
     except ConfigError as error:
         logging.getLogger("backfill").error("configuration error: %s", error)

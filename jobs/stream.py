@@ -7,7 +7,6 @@ SIGTERM (`ray job stop`) stops polling and finishes or releases in-flight messag
 """
 
 import argparse
-import logging
 import sys
 
 from stockmind.stream.job import add_stream_arguments, run_job
@@ -20,8 +19,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return run_job(args)
+    return run_job(args)  # it sets up logging (stderr, and CloudWatch when STOCKMIND_CLOUDWATCH_LOGS=1)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,11 @@ from urllib.parse import urlparse
 
 from stockmind.config import Settings
 
-# Where S3/SQS are and how to reach them; the model cache.
+# Where S3/SQS are and how to reach them; the model cache; where logs go (stockmind/logs.py).
 FORWARDED_ENV = (
     "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_DEFAULT_REGION", "AWS_REGION",
     "AWS_EC2_METADATA_DISABLED", "HF_HUB_OFFLINE", "HF_HOME",
+    "STOCKMIND_CLOUDWATCH_LOGS", "STOCKMIND_WORKER_LOG_GROUP", "STOCKMIND_APPLICATION_LOG_GROUP",
 )
 CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _ENDPOINTS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS")

@@ -15,6 +15,7 @@ from stockmind.backfill.report import BackfillSummary, write_failure_report
 from stockmind.backfill.sources import Shard, client_ids_of, key_list_shards, prefix_shards
 from stockmind.backfill.tally import Tally
 from stockmind.errors import SchemaNotReady
+from stockmind.logs import configure_logging
 from stockmind.store import build_deferred_indexes, defer_indexes, migrate
 from stockmind.store.migrations import pending_migrations
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 def run_backfill(options: BackfillOptions, on_written: Callable[[int], None] | None = None) -> BackfillSummary:
     """`on_written(n)` is called as each batch of n objects is stored (benchmarks time it)."""
+    configure_logging("backfill")  # the driver's records; the workers' come from jobs/backfill.py's hook
     pipeline.check_resources(options)
     prepare_store(options)
     started = time.monotonic()

@@ -7,6 +7,7 @@ import logging
 from urllib.parse import urlparse
 
 from stockmind.config import Settings
+from stockmind.logs import SERVICE_LOGGERS, Destination, configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    configure_logging("search-deploy" if args.ray else "search", Destination.APPLICATION,
+                      verbose=args.verbose, also=SERVICE_LOGGERS)
     settings = Settings.from_env(require=["DATABASE_URL"])
     host = args.host or _default_host(settings)
     port = args.port or settings.service_port

@@ -56,6 +56,17 @@ def create_topology(s3, sqs, bucket: str, region: str) -> QueueUrls:
     return QueueUrls(queue_url=queue_url, dlq_url=dlq_url)
 
 
+def create_log_groups(logs) -> list[str]:
+    """Idempotent: the jobs' and the service's CloudWatch log groups (Terraform's monitoring.tf)."""
+    groups = [topology.WORKER_LOG_GROUP, topology.APPLICATION_LOG_GROUP]
+    for group in groups:
+        try:
+            logs.create_log_group(logGroupName=group)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            continue
+    return groups
+
+
 def notification_rules(queue_arn: str) -> list[dict]:
     """One rule per suffix (S3 allows one suffix per rule), all under the clients/ prefix."""
     return [

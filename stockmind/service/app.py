@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from stockmind.config import Settings
+from stockmind.logs import flush_logs
 from stockmind.service.errors import install_error_handlers
 from stockmind.service.limits import BodyLimit
 from stockmind.service.resources import Resources, ResourceSlot
@@ -31,6 +32,8 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         yield
         if resources is None:
             app.state.resources.close()
+        # uvicorn re-raises SIGTERM once it has stopped, so the process ends before logging.shutdown.
+        flush_logs()
 
     app = FastAPI(
         title="Stock Mind search",

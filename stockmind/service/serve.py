@@ -14,6 +14,7 @@ import logging
 from ray import serve
 
 from stockmind.config import Settings
+from stockmind.logs import SERVICE_LOGGERS, Destination, configure_worker_logging
 from stockmind.service.app import create_app
 from stockmind.ray_env import forwarded_env
 from stockmind.service.resources import Resources, use_one_torch_thread_per_request
@@ -27,6 +28,7 @@ APP_NAME = "stockmind-search"
 @serve.ingress()
 class SearchService:
     def __init__(self) -> None:
+        configure_worker_logging("search-replica", Destination.APPLICATION, also=SERVICE_LOGGERS)
         use_one_torch_thread_per_request()
         settings = Settings.from_env(require=["DATABASE_URL"])
         self._resources = Resources.open(settings)

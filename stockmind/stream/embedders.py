@@ -19,6 +19,7 @@ import numpy as np
 import ray
 
 from stockmind.config import Settings
+from stockmind.logs import configure_worker_logging
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class EmbedderActor:
     def __init__(self, model: str):
         from stockmind.embed.embedder import ClipEmbedder
 
+        configure_worker_logging("stream-embedder")
         self._embedder = ClipEmbedder(model)
 
     def describe(self) -> dict:

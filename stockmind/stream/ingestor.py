@@ -23,6 +23,7 @@ from botocore.config import Config
 from stockmind.config import Settings
 from stockmind.decode.image import ImagePreprocessor
 from stockmind.errors import PoisonInput
+from stockmind.logs import configure_worker_logging, flush_logs
 from stockmind.stream.batching import EmbedBatch, EmbedBatcher
 from stockmind.stream.embedders import EmbedderPool
 from stockmind.stream.failures import FailurePolicy, is_poison, retry_delay_s
@@ -54,6 +55,7 @@ class StreamIngestor:
 
     def __init__(self, settings: Settings, options: StreamOptions = StreamOptions(), *,
                  pool: EmbedderPool | None = None):
+        configure_worker_logging("stream-ingestor")
         settings.require("SQS_QUEUE_URL", "DATABASE_URL")
         self._settings, self._options = settings, options
         self.metrics = StreamMetrics()
@@ -384,6 +386,7 @@ class StreamIngestor:
         if self._owns_pool:
             self._pool.close()
         log.info("stream stopped: %s", json.dumps(self.stats(), sort_keys=True))
+        flush_logs()  # the job ends soon after, and Ray does not wait for this actor's threads
 
     def _release_held(self) -> None:
         held = list(self._inflight.values())

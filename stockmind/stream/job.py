@@ -11,6 +11,7 @@ from pathlib import Path
 import ray
 
 from stockmind.config import Settings
+from stockmind.logs import configure_logging, flush_logs
 from stockmind.stream.options import StreamOptions
 from stockmind.stream.pipeline import run_stream
 from stockmind.stream.shutdown import ShutdownRequest
@@ -46,6 +47,7 @@ def options_from_args(args: argparse.Namespace) -> StreamOptions:
 
 
 def run_job(args: argparse.Namespace) -> int:
+    configure_logging("stream", verbose=getattr(args, "verbose", False))  # `stockmind -v stream`
     settings = Settings.from_env(require=REQUIRED_SETTINGS)
     if args.pool_size:
         settings = dataclasses.replace(settings, embedder_pool_size=args.pool_size)
@@ -59,4 +61,5 @@ def run_job(args: argparse.Namespace) -> int:
     if args.stats_file:
         args.stats_file.write_text(json.dumps(stats, indent=2, sort_keys=True))
     log.info("stream finished: %s", json.dumps(stats, sort_keys=True))
+    flush_logs()
     return 0
