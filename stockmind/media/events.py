@@ -2,7 +2,8 @@
 
 `parse_s3_message` turns the body of an SQS message that S3 sent directly (S3 → SQS, no SNS in
 between) into `S3Event`s, or says precisely why it is not an S3 event notification (`InvalidEvent`,
-a `PoisonInput`: the message goes to the DLQ with the text as its reason). Standard library only.
+a `PoisonInput`: the message goes to the DLQ with the text as its reason). The eTag is kept bare,
+by the same rule as every other eTag (`objects.bare_etag`).
 """
 
 import json
@@ -11,6 +12,7 @@ from datetime import datetime, timezone
 from urllib.parse import unquote_plus
 
 from stockmind.errors import InvalidEvent
+from stockmind.media.objects import bare_etag
 from stockmind.media.types import EventKind
 
 _KIND_BY_EVENT_PREFIX = {"ObjectCreated:": EventKind.CREATED, "ObjectRemoved:": EventKind.REMOVED}
@@ -143,7 +145,7 @@ def _etag(value: object, where: str) -> str | None:
     if not isinstance(value, str):
         raise InvalidEvent(f"{where}: s3.object.eTag {value!r} is not a string")
     # Some producers keep the HTTP quotes around the ETag; the store compares bare values.
-    return value.strip('"') or None
+    return bare_etag(value)
 
 
 def _event_time(value: object, where: str) -> datetime | None:
