@@ -98,7 +98,10 @@ class Settings:
     video_fps: float = _setting("STOCKMIND_VIDEO_FPS", _positive(float), 1.0)
     video_max_frames: int = _setting("STOCKMIND_VIDEO_MAX_FRAMES", _positive(int), 64)
     max_image_pixels: int = _setting("STOCKMIND_MAX_IMAGE_PIXELS", _positive(int), 100_000_000)
+    # An upload to the search service (and media it embeds during a request).
     max_upload_bytes: int = _setting("STOCKMIND_MAX_UPLOAD_BYTES", _positive(int), 20 * 1024 * 1024)
+    # An object the stream or the backfill reads into memory: sized for product video.
+    max_object_bytes: int = _setting("STOCKMIND_MAX_OBJECT_BYTES", _positive(int), 2 * 1024**3)
     search_max_k: int = _setting("STOCKMIND_SEARCH_MAX_K", _positive(int), 100)
     ray_address: str | None = _setting("STOCKMIND_RAY_ADDRESS")
 

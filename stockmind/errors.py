@@ -42,6 +42,12 @@ class MediaMissing(PoisonInput):
     reason = "media_missing"
 
 
+class MediaTooLarge(PoisonInput):
+    """An object over the size limit of whoever reads it; refused before its body is read."""
+
+    reason = "media_too_large"
+
+
 class UndecodableMedia(PoisonInput):
     """Bytes that are not a readable image or video (corrupt, truncated, wrong format)."""
 

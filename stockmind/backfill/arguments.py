@@ -51,6 +51,7 @@ def options_from(args: argparse.Namespace, settings: Settings) -> BackfillOption
         video_fps=settings.video_fps,
         video_max_frames=settings.video_max_frames,
         max_image_pixels=settings.max_image_pixels,
+        max_object_bytes=settings.max_object_bytes,
         dry_run=args.dry_run,
         force=args.force,
         defer_indexes=args.defer_indexes,

@@ -19,13 +19,14 @@ from typing import Iterable, Iterator
 from urllib.parse import unquote_plus
 
 from stockmind.backfill.rows import object_row
-from stockmind.backfill.s3 import s3_client, split_s3_url
 from stockmind.backfill.sources import PAGE_SIZE, Shard
-from stockmind.errors import ConfigError
+from stockmind.errors import ConfigError, MediaMissing
+from stockmind.media.objects import open_object, read_object, s3_client, split_s3_url
 
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("Bucket", "Key")
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024  # a manifest names files, a few KB each thousand
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,8 @@ class InventoryFileShard:
     prefix: str = ""
 
     def pages(self) -> Iterator[list[dict]]:
-        body = s3_client().get_object(Bucket=self.bucket, Key=self.key)["Body"]
-        with gzip.GzipFile(fileobj=body) as unzipped, io.TextIOWrapper(unzipped, encoding="utf-8", newline="") as text:
+        with (open_object(s3_client(), self.bucket, self.key) as body, gzip.GzipFile(fileobj=body) as unzipped,
+              io.TextIOWrapper(unzipped, encoding="utf-8", newline="") as text):
             page = []
             for row in inventory_rows(text, self.columns, self.prefix):
                 page.append(row)
@@ -69,7 +70,10 @@ def manifest_shards(manifest_url: str, prefix: str = "") -> list[Shard]:
     """The shards of the report described by `s3://bucket/.../manifest.json`, optionally only `prefix`."""
     bucket, key = split_s3_url(manifest_url)
     try:
-        manifest = json.loads(s3_client().get_object(Bucket=bucket, Key=key)["Body"].read())
+        _, data = read_object(s3_client(), bucket, key, max_bytes=MAX_MANIFEST_BYTES)
+        manifest = json.loads(data)
+    except MediaMissing:
+        raise ConfigError(f"no Inventory manifest at {manifest_url}") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise ConfigError(f"{manifest_url} is not a JSON Inventory manifest: {error}") from error
     columns = manifest_columns(manifest, manifest_url)

@@ -26,6 +26,7 @@ class BackfillOptions:
     video_fps: float = 1.0
     video_max_frames: int = 64
     max_image_pixels: int = 100_000_000
+    max_object_bytes: int = 2 * 1024**3  # larger objects are reported as media_too_large, never read
     dry_run: bool = False
     force: bool = False
     defer_indexes: bool = False

@@ -63,7 +63,7 @@ def backfill(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
         # then decoded, then embedded, as one block, with nothing overlapping.
         .repartition(target_num_rows_per_block=OBJECTS_PER_FETCH)
         .map_batches(fetch_objects, batch_format="pyarrow", batch_size=OBJECTS_PER_FETCH, num_cpus=IO_CPUS,
-                     runtime_env=env, fn_kwargs={"tally": tally})
+                     runtime_env=env, fn_kwargs={"max_bytes": options.max_object_bytes, "tally": tally})
         .map_batches(FramePreparer, batch_format="pyarrow", batch_size=OBJECTS_PER_DECODE,
                      compute=ActorPoolStrategy(min_size=1, max_size=decoder_pool_size(options)),
                      num_cpus=DECODE_CPUS, runtime_env=env,

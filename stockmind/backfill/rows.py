@@ -10,6 +10,8 @@ from datetime import datetime
 
 import pyarrow as pa
 
+from stockmind.media.etags import bare_etag
+
 OBJECT_SCHEMA = pa.schema([
     ("bucket", pa.string()),
     ("key", pa.string()),
@@ -36,10 +38,3 @@ def object_row(bucket: str, key: str, etag: str | None = None, size: int | None 
 
 def objects_table(rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=OBJECT_SCHEMA)
-
-
-def bare_etag(etag: str | None) -> str | None:
-    """S3 listings and GETs quote ETags ('"abc"'); events and the store use the bare value."""
-    if etag is None:
-        return None
-    return etag.strip('"') or None

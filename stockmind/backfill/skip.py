@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stockmind.backfill.rows import bare_etag, objects_table
-from stockmind.backfill.s3 import MISSING_CODES, error_code, s3_client
+from stockmind.backfill.rows import objects_table
 from stockmind.backfill.tally import Failure, report
-from stockmind.errors import InvalidMediaKey
+from stockmind.errors import InvalidMediaKey, MediaMissing
 from stockmind.media.keys import parse_media_key
+from stockmind.media.objects import head_etag, s3_client
 from stockmind.store import connect, embedded_media
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,11 @@ def _fill_unknown_etags(rows: list[dict]) -> None:
 
 
 def _head_etag(row: dict) -> str | None:
+    # Not fatal here: the GET that follows fails too and reports the object with its reason.
     try:
-        return bare_etag(s3_client().head_object(Bucket=row["bucket"], Key=row["key"])["ETag"])
+        return head_etag(s3_client(), row["bucket"], row["key"])
+    except MediaMissing:
+        return None
     except (ClientError, BotoCoreError) as error:
-        # Not fatal here: the GET that follows fails too and reports the object with its reason.
-        if error_code(error) not in MISSING_CODES:
-            log.warning("HEAD %s/%s failed (%s); it will be fetched anyway", row["bucket"], row["key"], error)
+        log.warning("HEAD %s/%s failed (%s); it will be fetched anyway", row["bucket"], row["key"], error)
         return None

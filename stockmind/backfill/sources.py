@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator, Protocol
 
 from stockmind.backfill.rows import object_row
-from stockmind.backfill.s3 import s3_client
+from stockmind.media.objects import s3_client
 from stockmind.errors import ConfigError
 from stockmind.topology import MEDIA_PREFIX
 

@@ -24,6 +24,7 @@ import psycopg
 from stockmind.backfill.tally import Failure, report
 from stockmind.errors import PoisonInput
 from stockmind.media.keys import parse_media_key
+from stockmind.media.objects import ObjectMeta
 from stockmind.store import MediaVectors, PgVectorWriter
 
 log = logging.getLogger(__name__)
@@ -81,14 +82,12 @@ class MediaWriter:
     def _media(self, partial: _PartialMedia) -> MediaVectors:
         order = sorted(partial.vectors)
         identity = partial.identity
-        modified = identity["modified_s"]
-        return MediaVectors(
-            ref=parse_media_key(identity["key"]), bucket=identity["bucket"], etag=identity["etag"],
-            model_id=self._model_id, vectors=np.stack([partial.vectors[n] for n in order]),
-            timestamps=[partial.timestamps[n] for n in order], version_id=identity["version_id"],
-            size=identity["size"],
-            event_time=datetime.fromtimestamp(modified, timezone.utc) if modified is not None else None,
-        )
+        modified_s = identity["modified_s"]
+        meta = ObjectMeta(identity["bucket"], identity["key"], identity["etag"], identity["version_id"], identity["size"],
+                          None if modified_s is None else datetime.fromtimestamp(modified_s, timezone.utc))
+        return MediaVectors.from_object(meta, parse_media_key(meta.key), self._model_id,
+                                        np.stack([partial.vectors[n] for n in order]),
+                                        [partial.timestamps[n] for n in order])
 
     def _write(self, items: list[MediaVectors]) -> tuple[list[tuple[MediaVectors, bool]], list[Failure]]:
         for attempt in range(1, BATCH_ATTEMPTS + 1):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from stockmind.errors import InvalidMediaKey
 from stockmind.media.keys import parse_media_key
+from stockmind.media.objects import read_object
 from stockmind.media.types import MediaType
 from stockmind.dev.sample_catalogue import PHOTO_SIZE, VIDEO_SIZE
 from stockmind.media.keys import media_key
@@ -188,6 +189,7 @@ def read_text(location: str, s3=None) -> str:
         bucket, _, key = location[len("s3://"):].partition("/")
         if s3 is None or not key:
             raise ValueError(f"expected s3://bucket/key and an S3 client, got {location!r}")
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+        _, data = read_object(s3, bucket, key)
+        return data.decode("utf-8")
     with open(location, encoding="utf-8") as handle:
         return handle.read()

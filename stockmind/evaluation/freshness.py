@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from stockmind.evaluation.datasets import MediaFile
+from stockmind.media.etags import bare_etag
 from stockmind.store import is_searchable
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def put_to_searchable(s3, bucket: str, conn, files: Sequence[MediaFile], timeout
     Raises TimeoutError naming the key when one is still not searchable after `timeout_s`."""
     records = []
     for file in files:
-        etag = s3.put_object(Bucket=bucket, Key=file.media.key, Body=file.data)["ETag"].strip('"')
+        etag = bare_etag(s3.put_object(Bucket=bucket, Key=file.media.key, Body=file.data)["ETag"])
         put_done = time.perf_counter()
         while not is_searchable(conn, file.media.client_id, file.media.key, etag):
             if time.perf_counter() - put_done > timeout_s:

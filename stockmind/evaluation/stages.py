@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from stockmind.media.keys import parse_media_key
+from stockmind.media.objects import read_object
 from stockmind.decode.prepare import prepare_media
 from stockmind.store import MediaVectors, PgVectorWriter
 
@@ -71,7 +72,7 @@ def ingest_in_process(s3, bucket: str, keys: Sequence[str], embedder, preprocess
 def _ingest_batch(s3, bucket, keys, embedder, preprocessor, writer, fps, max_frames) -> BatchTiming:
     timing = BatchTiming(media=len(keys))
     refs = [parse_media_key(key) for key in keys]
-    objects, timing.fetch = _timed(lambda: [_get(s3, bucket, key) for key in keys])
+    objects, timing.fetch = _timed(lambda: [read_object(s3, bucket, key) for key in keys])
     timing.bytes = sum(len(data) for _, data in objects)
     prepared, timing.decode = _timed(lambda: [
         prepare_media(ref.media_type, data, preprocessor, fps=fps, max_frames=max_frames)
@@ -79,19 +80,12 @@ def _ingest_batch(s3, bucket, keys, embedder, preprocessor, writer, fps, max_fra
     vectors, timing.embed = _timed(lambda: embedder.embed_images(np.concatenate([p.pixels for p in prepared])))
     bounds = np.cumsum([0] + [len(p.timestamps) for p in prepared])
     items = [
-        MediaVectors(ref=ref, bucket=bucket, etag=head.get("ETag", "").strip('"') or None, model_id=embedder.model_id,
-                     vectors=vectors[bounds[i]:bounds[i + 1]], timestamps=p.timestamps, size=head.get("ContentLength"),
-                     event_time=head.get("LastModified"))
-        for i, (ref, (head, _), p) in enumerate(zip(refs, objects, prepared))
+        MediaVectors.from_object(meta, ref, embedder.model_id, vectors[bounds[i]:bounds[i + 1]], p.timestamps)
+        for i, (ref, (meta, _), p) in enumerate(zip(refs, objects, prepared))
     ]
     report, timing.write = _timed(lambda: writer.write(items))
     timing.rows = report.rows
     return timing
-
-
-def _get(s3, bucket: str, key: str) -> tuple[dict, bytes]:
-    response = s3.get_object(Bucket=bucket, Key=key)
-    return response, response["Body"].read()
 
 
 def _timed(work):

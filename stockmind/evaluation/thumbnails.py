@@ -7,6 +7,7 @@ import io
 from PIL import Image
 
 from stockmind.media.keys import parse_media_key
+from stockmind.media.objects import read_object
 from stockmind.media.types import MediaType
 from stockmind.decode.video import sample_frames
 
@@ -36,4 +37,5 @@ class Thumbnails:
         return self._frames[key]
 
     def _read(self, key: str) -> bytes:
-        return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        _, data = read_object(self._s3, self._bucket, key)
+        return data

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from urllib.parse import unquote_plus
 
 from stockmind.errors import InvalidEvent
+from stockmind.media.etags import bare_etag
 from stockmind.media.types import EventKind
 
 _KIND_BY_EVENT_PREFIX = {"ObjectCreated:": EventKind.CREATED, "ObjectRemoved:": EventKind.REMOVED}
@@ -244,7 +245,7 @@ def _etag(value: object, where: str) -> str | None:
     if not isinstance(value, str):
         raise InvalidEvent(f"{where}: s3.object.eTag {value!r} is not a string")
     # Some producers keep the HTTP quotes around the ETag; the store compares bare values.
-    return value.strip('"') or None
+    return bare_etag(value)
 
 
 def _event_time(value: object, where: str, name: str = "eventTime") -> datetime | None:

@@ -15,8 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from stockmind.errors import InvalidMediaKey, UndecodableMedia
-from stockmind.service.search import MediaNotFound, MediaTooLarge
+from stockmind.errors import InvalidMediaKey, MediaTooLarge, UndecodableMedia
+from stockmind.service.search import MediaNotFound
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ async def _not_found(request: Request, error: MediaNotFound) -> JSONResponse:
 
 
 async def _too_large(request: Request, error: MediaTooLarge) -> JSONResponse:
-    return json_error(413, "media_too_large", str(error))
+    return json_error(413, error.reason, str(error))
 
 
 async def _unavailable(request: Request, error: Exception) -> JSONResponse:

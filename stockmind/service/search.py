@@ -19,8 +19,9 @@ import numpy as np
 import psycopg
 
 from stockmind.config import Settings
-from stockmind.errors import StockmindError
+from stockmind.errors import MediaMissing, StockmindError
 from stockmind.media.keys import parse_media_key
+from stockmind.media.objects import presigned_url, read_object, s3_client
 from stockmind.media.types import MediaType
 from stockmind.store import search_vectors, stored_vectors
 
@@ -33,10 +34,6 @@ MAX_QUERY_CHARS = 1000
 
 class MediaNotFound(StockmindError):
     """The key names no media of the caller's tenant (another tenant's key reads the same)."""
-
-
-class MediaTooLarge(StockmindError):
-    """Media that is not indexed yet and too large to embed during a request."""
 
 
 @dataclass(frozen=True)
@@ -76,14 +73,12 @@ class Timings:
 class Presigner:
     """Presigned GET URLs; boto3 takes the endpoint from AWS_ENDPOINT_URL (the local stack) or AWS."""
 
-    def __init__(self, region: str, ttl_s: int = URL_TTL_S, s3_client=None):
-        import boto3
-
-        self.s3 = s3_client or boto3.client("s3", region_name=region)
+    def __init__(self, region: str, ttl_s: int = URL_TTL_S, s3=None):
+        self.s3 = s3 or s3_client(region)
         self._ttl_s = ttl_s
 
     def url(self, bucket: str, key: str) -> str:
-        return self.s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=self._ttl_s)
+        return presigned_url(self.s3, bucket, key, self._ttl_s)
 
 
 class Searcher:
@@ -179,6 +174,9 @@ class Searcher:
         return self._embed_stored_object(ref)
 
     def _embed_stored_object(self, ref) -> np.ndarray:
+        """Embeds during the request, so the object is held to the upload limit
+        (STOCKMIND_MAX_UPLOAD_BYTES, not the pipelines' STOCKMIND_MAX_OBJECT_BYTES): `MediaTooLarge`
+        (413) before its body is read."""
         from stockmind.decode.prepare import prepare_media
 
         bucket = self._settings.s3_bucket_name
@@ -190,18 +188,11 @@ class Searcher:
         return _mean_direction(self.embedder.embed_images(prepared.pixels))
 
     def _download(self, bucket: str, key: str) -> bytes:
-        from botocore.exceptions import ClientError
-
-        s3 = self._presigner.s3
         try:
-            head = s3.head_object(Bucket=bucket, Key=key)
-            if head["ContentLength"] > self._settings.max_upload_bytes:
-                raise MediaTooLarge(f"{key!r} is not indexed yet and is over {self._settings.max_upload_bytes} bytes")
-            return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                raise MediaNotFound(f"no media {key!r} for this client") from None
-            raise
+            _, data = read_object(self._presigner.s3, bucket, key, max_bytes=self._settings.max_upload_bytes)
+        except MediaMissing:
+            raise MediaNotFound(f"no media {key!r} for this client") from None
+        return data
 
 
 def normalised_query(text: str) -> str:

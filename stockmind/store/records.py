@@ -1,12 +1,18 @@
 """The values that cross the store's boundary: what the writer takes and what search returns."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from stockmind.media.keys import MediaRef
 from stockmind.media.types import MediaType
+
+if TYPE_CHECKING:
+    from stockmind.media.objects import ObjectMeta
 
 
 @dataclass
@@ -27,6 +33,16 @@ class MediaVectors:
     sequencer: str | None = None
     size: int | None = None
     event_time: datetime | None = None
+
+    @classmethod
+    def from_object(cls, meta: ObjectMeta, ref: MediaRef, model_id: str, vectors: np.ndarray,
+                    timestamps: list[float | None], *, sequencer: str | None = None,
+                    event_time: datetime | None = None) -> MediaVectors:
+        """The vectors of the object version `meta` describes (the bytes that were embedded). Without
+        an event's time (a backfill), the object's own time orders it against other versions."""
+        return cls(ref=ref, bucket=meta.bucket, etag=meta.etag, model_id=model_id, vectors=vectors,
+                   timestamps=timestamps, version_id=meta.version_id, sequencer=sequencer, size=meta.size,
+                   event_time=event_time or meta.last_modified)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from stockmind.stream.sqs_source import SqsMessage, SqsSource
 from stockmind.stream.work import InFlightMessage, PendingObject
 from stockmind.media.events import parse_s3_message
 from stockmind.media.keys import parse_media_key
+from stockmind.media.objects import ObjectMeta, s3_client
 from stockmind.media.types import EventKind
 from stockmind.decode.prepare import PreparedMedia, prepare_media
 from stockmind.store import MediaRemoval, PgVectorWriter
@@ -69,8 +70,8 @@ class StreamIngestor:
         retries = Config(retries={"mode": "standard"}, max_pool_connections=options.load_threads + 4)
         self._source = SqsSource(boto3.client("sqs", region_name=settings.aws_region, config=retries),
                                  settings.sqs_queue_url, settings.dlq_url)
-        self._fetcher = ObjectFetcher(boto3.client("s3", region_name=settings.aws_region, config=retries),
-                                      settings.max_upload_bytes)
+        self._fetcher = ObjectFetcher(s3_client(settings.aws_region, options.load_threads + 4),
+                                      settings.max_object_bytes)
         self._writer = PgVectorWriter(settings.database_url)
         self._failures = FailurePolicy(self._source, self.metrics, options.retry_base_s)
         self._batcher = EmbedBatcher(settings.embed_batch_size, settings.batch_max_wait_s)
@@ -195,17 +196,18 @@ class StreamIngestor:
         future = self._loaders.submit(self._fetch_and_prepare, item)
         future.add_done_callback(lambda done: self._post(lambda: self._on_loaded(item, done)))
 
-    def _fetch_and_prepare(self, item: PendingObject) -> PreparedMedia | None:
+    def _fetch_and_prepare(self, item: PendingObject) -> tuple[ObjectMeta, PreparedMedia] | None:
         started = time.monotonic()
-        data = self._fetcher.fetch(item.event)
+        fetched_object = self._fetcher.fetch(item.event)
         fetched = time.monotonic()
         self.metrics.stage("fetch", fetched - started)
-        if data is None:
+        if fetched_object is None:
             return None
+        meta, data = fetched_object
         prepared = prepare_media(item.ref.media_type, data, self._preprocessor, fps=self._settings.video_fps,
                                  max_frames=self._settings.video_max_frames)
         self.metrics.stage("decode", time.monotonic() - fetched)
-        return prepared
+        return meta, prepared
 
     def _on_loaded(self, item: PendingObject, done: Future) -> None:
         flight = item.message
@@ -222,8 +224,8 @@ class StreamIngestor:
             log.info("superseded key=%s etag=%s: the key holds a newer object now", item.event.key, item.event.etag)
             item.resolve()
         else:
-            prepared = done.result()
-            item.expect_vectors(prepared.timestamps)
+            meta, prepared = done.result()
+            item.expect_vectors(meta, prepared.timestamps)
             self._batcher.add(item, prepared.pixels)
         self._queue_if_settled(flight)
 

@@ -15,6 +15,7 @@ from stockmind.stream.batching import VectorAssembly
 from stockmind.stream.sqs_source import SqsMessage
 from stockmind.media.events import S3Event
 from stockmind.media.keys import MediaRef
+from stockmind.media.objects import ObjectMeta
 from stockmind.store import MediaRemoval, MediaVectors
 
 
@@ -55,11 +56,13 @@ class PendingObject:
     message: InFlightMessage
     event: S3Event
     ref: MediaRef
+    source: ObjectMeta | None = None  # the version that was read (If-Match: the event's)
     timestamps: list[float | None] | None = None
     assembly: VectorAssembly | None = None
     resolved: bool = False
 
-    def expect_vectors(self, timestamps: list[float | None]) -> None:
+    def expect_vectors(self, source: ObjectMeta, timestamps: list[float | None]) -> None:
+        self.source = source
         self.timestamps = timestamps
         self.assembly = VectorAssembly(rows=len(timestamps))
 
@@ -70,8 +73,5 @@ class PendingObject:
 
     def media_vectors(self, model_id: str) -> MediaVectors:
         vectors: np.ndarray = self.assembly.vectors
-        return MediaVectors(
-            ref=self.ref, bucket=self.event.bucket, etag=self.event.etag, model_id=model_id, vectors=vectors,
-            timestamps=self.timestamps, version_id=self.event.version_id, sequencer=self.event.sequencer,
-            size=self.event.size, event_time=self.event.event_time,
-        )
+        return MediaVectors.from_object(self.source, self.ref, model_id, vectors, self.timestamps,
+                                        sequencer=self.event.sequencer, event_time=self.event.event_time)

@@ -163,3 +163,21 @@ def test_dry_run_counts_what_would_be_embedded_and_writes_nothing(aws, options, 
     assert (summary.listed, summary.to_embed, summary.skipped) == (3, 3, 0)
     with connect(database_url) as conn:
         assert count_media(conn, "shop-f") == 0
+
+
+def test_an_object_over_the_size_limit_is_reported_as_too_large_and_the_rest_are_embedded(
+        aws, options, database_url, tmp_path):
+    uploaded = upload_catalogue(aws.s3, aws.bucket, "shop-g", images=2, with_video=False)
+    limit = 50_000  # the catalogue's images are a few KB each
+    huge = "clients/shop-g/products/sku-9/media/image/huge.jpg"
+    aws.s3.put_object(Bucket=aws.bucket, Key=huge, Body=b"\0" * (limit + 1))
+
+    summary = run_backfill(options(prefix="clients/shop-g/", max_object_bytes=limit,
+                                   report=tmp_path / "failures.jsonl"))
+
+    assert (summary.listed, summary.embedded, summary.failed) == (3, len(uploaded), 1)
+    (failure,) = read_failure_report(tmp_path / "failures.jsonl")
+    assert (failure.key, failure.reason) == (huge, "media_too_large")
+    assert "50,001 bytes, over the limit of 50,000" in failure.detail
+    with connect(database_url) as conn:
+        assert count_media(conn, "shop-g") == len(uploaded)

@@ -157,6 +157,18 @@ def test_a_missing_stored_key_of_the_callers_own_is_404(service):
     assert_json_error(response, 404, "media_not_found")
 
 
+def test_unindexed_media_over_the_upload_limit_is_413_before_it_is_downloaded(service):
+    key = "clients/acme/products/new/media/image/huge.jpg"
+    service.s3.put_object(Bucket=service.settings.s3_bucket_name, Key=key, Body=b"\0" * (MAX_UPLOAD_BYTES + 1))
+    try:
+        with service.client("acme") as api:
+            response = api.post("/v1/search/image", json={"key": key})
+        error = assert_json_error(response, 413, "media_too_large")
+        assert f"over the limit of {MAX_UPLOAD_BYTES:,}" in error["message"]
+    finally:
+        service.s3.delete_object(Bucket=service.settings.s3_bucket_name, Key=key)
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "image/jpeg", None])
 def test_other_body_types_for_image_search_are_415(service, content_type):
     headers = {"Content-Type": content_type} if content_type else {}

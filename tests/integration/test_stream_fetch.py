@@ -2,8 +2,8 @@
 
 import pytest
 
-from stockmind.errors import MediaMissing
-from stockmind.stream.fetch import MediaTooLarge, ObjectFetcher
+from stockmind.errors import MediaMissing, MediaTooLarge
+from stockmind.stream.fetch import ObjectFetcher
 from stockmind.media.events import S3Event
 from stockmind.media.types import EventKind
 
@@ -16,7 +16,9 @@ def event(bucket: str, etag: str | None, size: int | None = None, key: str = KEY
 
 def test_fetch_returns_the_bytes_of_the_events_version(aws):
     etag = aws.s3.put_object(Bucket=aws.bucket, Key=KEY, Body=b"first")["ETag"].strip('"')
-    assert ObjectFetcher(aws.s3, max_bytes=1000).fetch(event(aws.bucket, etag)) == b"first"
+    meta, data = ObjectFetcher(aws.s3, max_bytes=1000).fetch(event(aws.bucket, etag))
+    assert data == b"first"
+    assert (meta.etag, meta.size) == (etag, 5)  # what the store records is the version that was read
 
 
 def test_an_overwritten_key_is_superseded_not_misattributed(aws):

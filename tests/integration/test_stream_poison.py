@@ -7,6 +7,8 @@ from tests.integration.stream_support import (  # embedder_pool is a fixture
     stream_settings, video_bytes, video_key,
 )
 
+MAX_OBJECT_BYTES = 100_000  # every good object here is a few KB
+
 
 def test_each_poison_object_lands_in_the_dlq_with_its_reason_and_the_good_ones_are_embedded(
         aws, database_url, stack_env, embedder_pool):
@@ -22,6 +24,8 @@ def test_each_poison_object_lands_in_the_dlq_with_its_reason_and_the_good_ones_a
         image_key("acme", "sku-1", "bomb"): (jpeg_of_size(200, 200), "decompression_bomb"),
         video_key("acme", "sku-1", "not-a-video"): (b"hello, I am a text file\n" * 20, "undecodable_media"),
         "clients/acme/oops.jpg": (jpeg_bytes(4), "invalid_media_key"),
+        # Over STOCKMIND_MAX_OBJECT_BYTES below: refused by the event's size, never downloaded.
+        image_key("acme", "sku-1", "huge"): (b"\0" * (MAX_OBJECT_BYTES + 1), "media_too_large"),
     }
     for key, data in good.items():
         put(aws, key, data)
@@ -32,7 +36,7 @@ def test_each_poison_object_lands_in_the_dlq_with_its_reason_and_the_good_ones_a
     aws.s3.delete_object(Bucket=aws.bucket, Key=missing)
     aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody="this is not JSON")
     # 96×96 catalogue images pass; the 200×200 "bomb" is over the limit.
-    settings = stream_settings(stack_env, database_url, max_image_pixels=10_000)
+    settings = stream_settings(stack_env, database_url, max_image_pixels=10_000, max_object_bytes=MAX_OBJECT_BYTES)
 
     stats = run_ingestor(settings, embedder_pool)
 
@@ -46,5 +50,5 @@ def test_each_poison_object_lands_in_the_dlq_with_its_reason_and_the_good_ones_a
         assert message["attributes"]["ErrorDetail"]
     assert "this is not JSON" in [m["body"] for m in dead]
     assert all(json.loads(m["body"])["Records"] for m in dead if m["body"] != "this is not JSON")
-    assert stats["counts"]["dlq"] == 7
+    assert stats["counts"]["dlq"] == 8
     assert queue_counts(aws, aws.queue_url) == (0, 0)

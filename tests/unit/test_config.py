@@ -28,13 +28,17 @@ def test_defaults_apply_when_unset():
     assert settings.video_fps == 1.0
     assert settings.embed_batch_size == 32
     assert settings.sqs_queue_url is None
+    assert settings.max_object_bytes == 2 * 1024**3  # product video; uploads stay at their own limit
+    assert settings.max_upload_bytes == 20 * 1024 * 1024
 
 
 def test_stockmind_variables_are_parsed_to_their_types():
     settings = Settings.from_env({
         "STOCKMIND_EMBED_BATCH_SIZE": "64", "STOCKMIND_VIDEO_FPS": "0.5",
         "STOCKMIND_EMBEDDER_NUM_GPUS": "1", "STOCKMIND_MODEL": "stockmind-clip-small",
+        "STOCKMIND_MAX_OBJECT_BYTES": "5000000000",
     })
+    assert settings.max_object_bytes == 5_000_000_000
     assert settings.embed_batch_size == 64
     assert settings.video_fps == 0.5
     assert settings.embedder_num_gpus == 1.0
@@ -58,6 +62,8 @@ def test_empty_values_count_as_unset():
     ("STOCKMIND_EMBED_BATCH_SIZE", "0"),
     ("STOCKMIND_EMBED_BATCH_SIZE", "-4"),
     ("STOCKMIND_VIDEO_FPS", "fast"),
+    ("STOCKMIND_MAX_OBJECT_BYTES", "0"),
+    ("STOCKMIND_MAX_OBJECT_BYTES", "2GB"),
     ("STOCKMIND_EMBEDDER_NUM_GPUS", "-1"),
     ("STOCKMIND_EMBEDDER_NUM_CPUS", "nan"),
     ("STOCKMIND_MODEL", "   "),

@@ -4,9 +4,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from stockmind.errors import DecompressionBomb, InvalidEvent, MediaMissing, UndecodableMedia
+from stockmind.errors import DecompressionBomb, InvalidEvent, MediaMissing, MediaTooLarge, UndecodableMedia
 from stockmind.stream.failures import MAX_DETAIL_CHARS, dlq_attributes, is_poison, retry_delay_s
-from stockmind.stream.fetch import MediaTooLarge
 from stockmind.stream.sqs_source import SqsMessage
 
 MESSAGE = SqsMessage("m-1", "handle", "{}", receive_count=3, sent_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
