@@ -310,3 +310,11 @@ def test_every_reference_names_something_declared(tf):
     assert set(re.findall(r"\blocal\.(\w+)", source)) <= declared_locals
     assert set(re.findall(r"\bdata\.(aws_\w+\.\w+)", source)) <= data
     assert set(re.findall(r"(?<![.\w])(aws_\w+\.\w+)\.\w+", source)) - data <= resources
+
+
+def test_the_port_serve_yaml_listens_on_is_the_one_the_group_admits(tf):
+    import yaml
+
+    serve = yaml.safe_load((TERRAFORM_DIR.parent / "stockmind" / "service" / "serve.yaml").read_text())
+    (service_port,) = [attr(block, "service_port") for _, block in tf.blocks("locals") if "service_port" in block]
+    assert serve["http_options"]["port"] == service_port
