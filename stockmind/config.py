@@ -105,6 +105,11 @@ class Settings:
     search_max_k: int = _setting("STOCKMIND_SEARCH_MAX_K", _positive(int), 100)
     ray_address: str | None = _setting("STOCKMIND_RAY_ADDRESS")
 
+    # On AWS (cluster.yaml): DATABASE_URL's password from Secrets Manager, the head's custom resource
+    # that the stream's ingestor asks for.
+    database_secret_arn: str | None = _setting("STOCKMIND_DATABASE_SECRET_ARN")
+    ingestor_resource: str | None = _setting("STOCKMIND_INGESTOR_RESOURCE")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, require: Iterable[str] = ()) -> Settings:
         """Read every setting; raise ConfigError naming the variable that is malformed or required but unset."""
@@ -119,6 +124,11 @@ class Settings:
             except ValueError as error:
                 raise ConfigError(f"{name}={raw!r} is invalid: {error}") from None
         settings = cls(**values)
+        if settings.database_secret_arn:
+            from stockmind.secrets import database_url_with_secret
+
+            url = database_url_with_secret(settings.database_url, settings.database_secret_arn, settings.aws_region)
+            settings = dataclasses.replace(settings, database_url=url)
         settings.require(*require)
         return settings
 

@@ -73,22 +73,28 @@ output "application_log_group_name" {
 }
 
 output "security_group_id" {
-  description = "Egress-only security group of the media workers."
+  description = "Security group of every Ray node: cluster.yaml's SecurityGroupIds (SSH from ssh_ingress_cidrs, Ray between nodes, port 8000)."
   value       = aws_security_group.this.id
 }
 
-output "autoscaling_group_name" {
-  description = "Worker Auto Scaling group, or null when enable_autoscaling is false."
-  value       = one(aws_autoscaling_group.this[*].name)
+output "aws_region" {
+  description = "Region of every resource: cluster.yaml's provider.region and the workers' AWS_REGION."
+  value       = var.aws_region
+}
+
+output "database_secret_arn" {
+  description = "Secret with the database password (its ARN, not its value): the nodes' STOCKMIND_DATABASE_SECRET_ARN."
+  value       = var.database_secret_arn
 }
 
 output "worker_environment" {
-  description = "The seed's worker environment (DATABASE_URL and EMBEDDING_SERVICE_URL are set by the operator)."
+  description = "The nodes' environment for .stockmind/cluster.env (DATABASE_URL, without its password, is set by the operator)."
   value = {
-    SQS_QUEUE_URL     = aws_sqs_queue.this.url
-    STOCKMIND_DLQ_URL = aws_sqs_queue.dlq.url
-    S3_BUCKET_NAME    = aws_s3_bucket.this.bucket
-    AWS_REGION        = var.aws_region
+    SQS_QUEUE_URL                 = aws_sqs_queue.this.url
+    STOCKMIND_DLQ_URL             = aws_sqs_queue.dlq.url
+    S3_BUCKET_NAME                = aws_s3_bucket.this.bucket
+    AWS_REGION                    = var.aws_region
+    STOCKMIND_DATABASE_SECRET_ARN = var.database_secret_arn
   }
 }
 

@@ -316,7 +316,7 @@ variable "alarm_email" {
 # ---------------------------------------------------------------------------------------------------
 
 variable "vpc_id" {
-  description = "VPC of the workers' security group; null uses the region's default VPC."
+  description = "VPC of the Ray nodes' security group (Ray picks subnets in it); null uses the region's default VPC."
   type        = string
   default     = null
 
@@ -338,7 +338,7 @@ variable "database_cidr_blocks" {
 }
 
 variable "service_cidr_blocks" {
-  description = "Where the embedding/search service (8000) lives; empty means anywhere in the VPC."
+  description = "Where the Ray nodes may reach the search/embedding service (8000, the seed's EMBEDDING_SERVICE_URL); empty means anywhere in the VPC."
   type        = list(string)
   default     = []
 
@@ -348,102 +348,54 @@ variable "service_cidr_blocks" {
   }
 }
 
-# ---------------------------------------------------------------------------------------------------
-# Optional worker Auto Scaling group
-# ---------------------------------------------------------------------------------------------------
-
-variable "enable_autoscaling" {
-  description = "Create a launch template and Auto Scaling group of plain EC2 workers (the Ray cluster in cluster.yaml is the default way to run them)."
-  type        = bool
-  default     = false
-}
-
-variable "worker_ami_id" {
-  description = "AMI of the workers when enable_autoscaling is true (a GPU image with the worker installed)."
-  type        = string
-  default     = null
+variable "ssh_ingress_cidrs" {
+  description = "Where `ray up` and operators SSH to the Ray nodes from (your office or VPN range). No default: there is no safe one."
+  type        = list(string)
 
   validation {
-    condition     = var.worker_ami_id == null || can(regex("^ami-[0-9a-f]{8,17}$", var.worker_ami_id))
-    error_message = "worker_ami_id must be null or an AMI id like ami-0123456789abcdef0."
+    condition     = length(var.ssh_ingress_cidrs) > 0 && alltrue([for c in var.ssh_ingress_cidrs : can(cidrnetmask(c))])
+    error_message = "ssh_ingress_cidrs must be one or more IPv4 CIDR blocks, e.g. [\"203.0.113.0/24\"]."
+  }
+
+  validation {
+    condition     = alltrue([for c in var.ssh_ingress_cidrs : !can(cidrnetmask(c)) || cidrnetmask(c) != "0.0.0.0"])
+    error_message = "ssh_ingress_cidrs must not contain 0.0.0.0/0 (or any /0): SSH stays closed to the internet."
   }
 }
 
-variable "worker_instance_type" {
-  description = "EC2 instance type of the Auto Scaling workers (a GPU type for CLIP)."
-  type        = string
-  default     = "g5.xlarge"
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.worker_instance_type))
-    error_message = "worker_instance_type must look like an EC2 instance type, e.g. g5.xlarge."
-  }
-}
-
-variable "worker_subnet_ids" {
-  description = "Private subnets of the Auto Scaling workers (required when enable_autoscaling is true)."
+variable "service_ingress_cidrs" {
+  description = "Who may call the search service (Ray Serve's proxy, port 8000, on every node); empty means anywhere in the VPC."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for s in var.worker_subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", s))])
-    error_message = "worker_subnet_ids must be subnet ids like subnet-0123456789abcdef0."
+    condition     = alltrue([for c in var.service_ingress_cidrs : can(cidrnetmask(c)) && cidrnetmask(c) != "0.0.0.0"])
+    error_message = "service_ingress_cidrs must be IPv4 CIDR blocks other than 0.0.0.0/0 (put a load balancer in front instead)."
   }
 }
 
-variable "worker_min_size" {
-  description = "Fewest Auto Scaling workers (0 lets the group scale to zero when the queue is empty)."
-  type        = number
-  default     = 0
-
-  validation {
-    condition     = var.worker_min_size >= 0 && var.worker_min_size <= 100
-    error_message = "worker_min_size must be between 0 and 100."
-  }
-}
-
-variable "worker_max_size" {
-  description = "Most Auto Scaling workers."
-  type        = number
-  default     = 4
-
-  validation {
-    condition     = var.worker_max_size >= 1 && var.worker_max_size <= 100
-    error_message = "worker_max_size must be between 1 and 100."
-  }
-}
-
-variable "worker_target_backlog" {
-  description = "Visible messages the scaling policy aims to keep in the queue; more scales out, fewer scales in."
-  type        = number
-  default     = 100
-
-  validation {
-    condition     = var.worker_target_backlog >= 1 && var.worker_target_backlog <= 100000
-    error_message = "worker_target_backlog must be between 1 and 100000."
-  }
-}
-
-variable "embedding_service_url" {
-  description = "The workers' EMBEDDING_SERVICE_URL (the search/embedding service on port 8000)."
+variable "service_ingress_security_group_id" {
+  description = "Optional security group (a load balancer's) that may also call the search service on port 8000."
   type        = string
-  default     = "http://embedding.internal:8000"
+  default     = null
 
   validation {
-    condition     = can(regex("^https?://", var.embedding_service_url))
-    error_message = "embedding_service_url must be an http(s) URL."
+    condition     = var.service_ingress_security_group_id == null || can(regex("^sg-[0-9a-f]{8,17}$", var.service_ingress_security_group_id))
+    error_message = "service_ingress_security_group_id must be null or a security group id like sg-0123456789abcdef0."
   }
 }
 
-variable "database_url" {
-  description = "The workers' DATABASE_URL, written to the Auto Scaling workers' environment file. Empty: the AMI provides it."
+# ---------------------------------------------------------------------------------------------------
+# Secrets
+# ---------------------------------------------------------------------------------------------------
+
+variable "database_secret_arn" {
+  description = "Secrets Manager secret holding the database password (JSON with a `password` key, as RDS writes it, or a whole postgresql:// URL). Created outside Terraform so its value never enters the state."
   type        = string
-  default     = ""
-  sensitive   = true
 
   validation {
-    condition     = var.database_url == "" || can(regex("^postgres(ql)?://", var.database_url))
-    error_message = "database_url must be empty or a postgresql:// URL."
+    condition     = can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@!-]+$", var.database_secret_arn))
+    error_message = "database_secret_arn must be a Secrets Manager secret ARN, e.g. arn:aws:secretsmanager:us-east-1:123456789012:secret:stock-mind/database-AbCdEf."
   }
 }
 

@@ -24,12 +24,21 @@ log = logging.getLogger(__name__)
 ACTOR_CONCURRENCY = 4
 MAX_RESTARTS = 3
 POLL_S = 0.5
+# Of the head's custom resource (cluster.yaml declares 1): room for several streams side by side.
+INGESTOR_RESOURCE_SHARE = 0.01
+
+
+def ingestor_placement(settings: Settings, num_cpus: float = 0.5) -> dict:
+    """Ray options that keep the ingestor on CPU capacity: no GPU, and on a cluster the head's custom
+    resource (STOCKMIND_INGESTOR_RESOURCE), so it never takes CPUs that a GPU worker's embedder needs."""
+    resources = {settings.ingestor_resource: INGESTOR_RESOURCE_SHARE} if settings.ingestor_resource else {}
+    return {"num_cpus": num_cpus, "num_gpus": 0, "resources": resources}
 
 
 def start_ingestor(settings: Settings, options: StreamOptions, num_cpus: float = 0.5):
     """The ingestor actor (it builds its own embedder pool); Ray restarts it if its process dies."""
     actor_class = ray.remote(StreamIngestor).options(
-        num_cpus=num_cpus, max_concurrency=ACTOR_CONCURRENCY, max_restarts=MAX_RESTARTS,
+        **ingestor_placement(settings, num_cpus), max_concurrency=ACTOR_CONCURRENCY, max_restarts=MAX_RESTARTS,
         runtime_env=worker_runtime_env(),
     )
     return actor_class.remote(settings, options)

@@ -173,25 +173,71 @@ def test_alert_topic_is_encrypted_and_email_subscription_is_optional(tf):
 # --- Network and scaling --------------------------------------------------------------------------
 
 
-def test_security_group_allows_only_the_three_outbound_ports_each_described(tf):
+def rules(tf, direction: str) -> dict[str, dict]:
+    """The Ray nodes' group's inline rules of one direction, by description."""
     group = tf.resource("aws_security_group", "this")
-    assert "ingress" not in group
-    egress = {attr(rule, "from_port"): rule for rule in group["egress"]}
-    assert set(egress) == {443, 8000, 5432}
-    for port, rule in egress.items():
-        assert attr(rule, "to_port") == port
-        assert attr(rule, "protocol") == "tcp"
-        assert len(attr(rule, "description")) > 10
+    inline = {attr(rule, "description"): rule for rule in group.get(direction, [])}
+    dynamic = {
+        attr(d[direction]["content"][0], "description"): d[direction]["content"][0]
+        for d in group.get("dynamic", []) if direction in d
+    }
+    return inline | dynamic
 
 
-def test_autoscaling_is_optional_and_off_by_default(tf):
-    assert tf.default("enable_autoscaling") is False
-    for kind in ["aws_launch_template", "aws_autoscaling_group"]:
-        assert attr(tf.resource(kind, "this"), "count") == "${local.autoscaling_count}"
-    assert attr(tf.resource("aws_autoscaling_policy", "backlog"), "count") == "${local.autoscaling_count}"
-    template = tf.resource("aws_launch_template", "this")
-    assert template["metadata_options"][0]["http_tokens"] == ["required"]
-    assert template["iam_instance_profile"][0]["arn"] == ["${aws_iam_instance_profile.this.arn}"]
+def test_ssh_comes_only_from_the_operators_range_which_has_no_default_and_refuses_the_internet(tf):
+    (ssh,) = [r for r in rules(tf, "ingress").values() if attr(r, "from_port") == 22 or attr(r, "to_port") == 22]
+    assert attr(ssh, "cidr_blocks") == "${var.ssh_ingress_cidrs}"
+    assert "default" not in tf.variables["ssh_ingress_cidrs"]
+    conditions = " ".join(attr(v, "condition") for v in tf.variables["ssh_ingress_cidrs"]["validation"])
+    assert 'cidrnetmask(c) != "0.0.0.0"' in conditions
+
+
+def test_no_inbound_rule_is_open_to_the_internet(tf):
+    for description, rule in rules(tf, "ingress").items():
+        assert "0.0.0.0/0" not in str(rule.get("cidr_blocks")), description
+        sources = {"cidr_blocks", "self", "security_groups"} & set(rule)
+        assert sources, f"{description} names no source"
+
+
+def test_ray_traffic_flows_only_between_members_of_the_group(tf):
+    for direction in ["ingress", "egress"]:
+        (ray,) = [r for r in rules(tf, direction).values() if r.get("self") == [True]]
+        assert (attr(ray, "from_port"), attr(ray, "to_port")) == ("${local.ray_port_range.from}", "${local.ray_port_range.to}")
+        assert "cidr_blocks" not in ray
+
+
+def test_search_service_port_is_open_from_a_cidr_variable_and_an_optional_load_balancer_group(tf):
+    service = [r for r in rules(tf, "ingress").values() if attr(r, "from_port") == "${local.service_port}"]
+    sources = {str(r.get("cidr_blocks", r.get("security_groups"))) for r in service}
+    assert sources == {"['${local.service_ingress_cidrs}']", "[['${ingress.value}']]"}
+    assert tf.default("service_ingress_security_group_id") is None
+
+
+def test_outbound_is_the_seeds_three_ports_plus_ray_each_described(tf):
+    egress = rules(tf, "egress")
+    ports = {attr(r, "from_port") for r in egress.values() if r.get("self") != [True]}
+    assert ports == {443, "${local.service_port}", 5432}
+    (https,) = [r for r in egress.values() if attr(r, "from_port") == 443]
+    assert attr(https, "cidr_blocks") == ["0.0.0.0/0"]
+    assert all(attr(r, "protocol") == "tcp" and len(d) > 10 for d, r in egress.items())
+
+
+def test_every_ray_node_launches_in_the_group_and_no_auto_scaling_group_remains(tf):
+    template = tf.resource("aws_launch_template", "ray_node")
+    assert attr(template, "vpc_security_group_ids") == ["${aws_security_group.this.id}"]
+    kinds = {kind for kind, _ in tf.resources()}
+    assert not kinds & {"aws_autoscaling_group", "aws_autoscaling_policy"}
+    assert not {"enable_autoscaling", "worker_ami_id", "database_url"} & set(tf.variables)
+    assert not (TERRAFORM_DIR / "templates").exists() or not any((TERRAFORM_DIR / "templates").iterdir())
+
+
+def test_the_database_password_is_an_input_secret_arn_never_a_value(tf):
+    assert "default" not in tf.variables["database_secret_arn"]
+    assert "secretsmanager" in attr(tf.variables["database_secret_arn"]["validation"][0], "condition")
+    source = "\n".join(p.read_text() for p in TERRAFORM_DIR.glob("*.tf"))
+    assert "aws_secretsmanager_secret_version" not in source and "user_data" not in source
+    outputs = {name: body for _, block in tf.blocks("output") for name, body in block.items()}
+    assert attr(outputs["database_secret_arn"], "value") == "${var.database_secret_arn}"
 
 
 def test_ray_nodes_launch_from_the_current_dlami_with_imdsv2_and_encrypted_disks(tf):
@@ -223,7 +269,8 @@ def test_every_variable_has_a_description_and_a_type(tf):
     [
         "s3_bucket_name", "aws_region", "visibility_timeout_seconds", "message_retention_seconds",
         "dlq_message_retention_seconds", "max_receive_count", "queue_depth_alarm_threshold", "dlq_alarm_threshold",
-        "receive_wait_time_seconds", "media_suffixes",
+        "receive_wait_time_seconds", "media_suffixes", "ssh_ingress_cidrs", "service_ingress_cidrs",
+        "database_secret_arn",
     ],
 )
 def test_aws_limits_are_validated(tf, variable):
@@ -251,7 +298,7 @@ def test_outputs_give_what_workers_and_the_cluster_need(tf):
         "queue_url", "queue_arn", "dlq_url", "dlq_arn", "bucket_name", "bucket_arn", "worker_role_name",
         "worker_role_arn", "worker_instance_profile_name", "worker_instance_profile_arn", "sns_topic_arn",
         "worker_log_group_name", "application_log_group_name", "security_group_id",
-        "ray_node_launch_template_name", "pass_worker_role_policy_arn",
+        "ray_node_launch_template_name", "pass_worker_role_policy_arn", "aws_region", "database_secret_arn",
     } <= outputs
 
 
@@ -265,3 +312,11 @@ def test_every_reference_names_something_declared(tf):
     assert set(re.findall(r"\blocal\.(\w+)", source)) <= declared_locals
     assert set(re.findall(r"\bdata\.(aws_\w+\.\w+)", source)) <= data
     assert set(re.findall(r"(?<![.\w])(aws_\w+\.\w+)\.\w+", source)) - data <= resources
+
+
+def test_the_port_serve_yaml_listens_on_is_the_one_the_group_admits(tf):
+    import yaml
+
+    serve = yaml.safe_load((TERRAFORM_DIR.parent / "stockmind" / "service" / "serve.yaml").read_text())
+    (service_port,) = [attr(block, "service_port") for _, block in tf.blocks("locals") if "service_port" in block]
+    assert serve["http_options"]["port"] == service_port
