@@ -15,10 +15,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from stockmind.media.keys import media_key
-from stockmind.media.types import MediaType
 from stockmind.dev.synthetic import Item, catalogue, render
 from stockmind.dev.synthetic_video import encode_video, slideshow
+from stockmind.media.keys import media_key
+from stockmind.media.types import MediaType
 
 PHOTO_SIZE = (640, 480)
 VIDEO_SIZE = (320, 240)

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import boto3
 
+from stockmind.embed.models import SMALL_CLIP
 from stockmind.local.aws_topology import create_topology
 from stockmind.local.moto_server import MotoServer
 from stockmind.local.ports import free_port, port_is_open
 from stockmind.local.postgres import EmbeddedPostgres
 from stockmind.local.ray_head import RAY_ENV, RayHead
-from stockmind.embed.models import SMALL_CLIP
 
 log = logging.getLogger(__name__)
 
