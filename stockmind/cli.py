@@ -12,7 +12,8 @@ from stockmind.errors import ConfigError, StockmindError
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stockmind", description="Stock Mind visual search")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging, the libraries' too (botocore, urllib3, ray, transformers, ...)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(commands)
@@ -21,10 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose)
     try:
         return args.run(args) or 0
     except ConfigError as error:
@@ -33,6 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     except StockmindError as error:
         print(f"stockmind: {error}", file=sys.stderr)
         return 1
+
+
+def configure_logging(verbose: bool) -> None:
+    """Output is for people: our own progress lines, and the libraries' only when they warn
+    (botocore alone says "Found endpoint for s3 via: environment_service" on every client)."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("stockmind").setLevel(logging.NOTSET if verbose else logging.INFO)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,19 @@ def _run(args: argparse.Namespace) -> int:
     from stockmind.backfill.arguments import options_from
     from stockmind.backfill.runner import run_backfill
 
+    if not args.verbose:
+        _quiet_ray_data_console()
     settings = Settings.from_env()
     options = options_from(args, settings)
     # Without STOCKMIND_RAY_ADDRESS (no stack head), Ray starts in this process.
     ray.init(address=settings.ray_address, logging_level=logging.WARNING)
     print(run_backfill(options).line())
     return 0
+
+
+def _quiet_ray_data_console() -> None:
+    # Ray Data gives its logger its own console handler at INFO ("Dataset ... execution finished");
+    # its session log file keeps everything.
+    for handler in logging.getLogger("ray.data").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setLevel(logging.WARNING)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from stockmind.local.stack import LocalStack, default_state_dir
 
@@ -15,7 +16,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     up = actions.add_parser("up", help="start (or reuse) every service and write the environment file")
     up.add_argument("--no-ray", action="store_true", help="skip the Ray head (jobs then start Ray in-process)")
     up.add_argument("--ray-cpus", type=int, default=2)
-    up.add_argument("--service-port", type=int, default=8000, help="port of the search service")
+    # argparse converts a string default with `type`, so a malformed variable is a one-line usage error.
+    up.add_argument("--service-port", type=int, default=os.environ.get("STOCKMIND_SERVICE_PORT", "8000"),
+                    help="port of the search service (default: $STOCKMIND_SERVICE_PORT, else 8000)")
     up.set_defaults(run=_up)
 
     down = actions.add_parser("down", help="stop exactly what `up` started")

@@ -2,18 +2,23 @@
 
 Used by the demo and the evaluation notebooks: each client gets product photos (JPEG and PNG, at
 catalogue sizes) and a short product video whose every second shows a different product, so search
-can be checked for "the right moment".
+can be checked for "the right moment". From a shell, after `source .stockmind/local.env`:
+
+    python -m stockmind.dev.sample_catalogue --client client-123 --photo photo.jpg
 """
 
 from __future__ import annotations
 
+import argparse
 import io
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-from stockmind.media.keys import media_key
-from stockmind.media.types import MediaType
 from stockmind.dev.synthetic import Item, catalogue, render
 from stockmind.dev.synthetic_video import encode_video, slideshow
+from stockmind.media.keys import media_key
+from stockmind.media.types import MediaType
 
 PHOTO_SIZE = (640, 480)
 VIDEO_SIZE = (320, 240)
@@ -46,3 +51,33 @@ def upload_catalogue(s3, bucket: str, client_id: str, n_images: int, seed: int =
         s3.put_object(Bucket=bucket, Key=key, Body=video)
         uploaded.append(UploadedMedia(key, MediaType.VIDEO, items))
     return uploaded
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Upload a synthetic catalogue for one client to $S3_BUCKET_NAME.")
+    parser.add_argument("--client", required=True, help="the client id to upload as")
+    parser.add_argument("--images", type=int, default=12, help="product photos (plus one video)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--photo", type=Path, help="also write a new photo of one of its products here, to search by")
+    return parser.parse_args(argv)
+
+
+def main(args: argparse.Namespace) -> int:
+    import boto3
+
+    from stockmind.config import Settings
+
+    settings = Settings.from_env(require=["S3_BUCKET_NAME"])
+    s3 = boto3.client("s3", region_name=settings.aws_region)
+    uploaded = upload_catalogue(s3, settings.s3_bucket_name, args.client, args.images, seed=args.seed)
+    print(f"uploaded {len(uploaded)} objects to s3://{settings.s3_bucket_name}/clients/{args.client}/")
+    if args.photo:
+        item = uploaded[0].items[0]
+        # A render seed the upload did not use: a new photo of a product in the catalogue.
+        render(item, size=(800, 600), seed=999).save(args.photo, format="JPEG")
+        print(f"wrote {args.photo}: a new photo of {item.caption}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,33 @@ def with_parameters(notebook: nbformat.NotebookNode, parameters: dict) -> nbform
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
     notebook.cells.insert(positions[0] + 1, cell)
     return notebook
+
+
+def parameter_defaults(notebook: nbformat.NotebookNode) -> dict:
+    """The literal assignments (`NAME = <Python literal>`) of the notebook's `parameters` cell."""
+    cells = [cell for cell in notebook.cells if PARAMETERS_TAG in cell.metadata.get("tags", [])]
+    defaults = {}
+    for statement in ast.parse(cells[0].source).body if cells else []:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
+            try:
+                defaults[statement.targets[0].id] = ast.literal_eval(statement.value)
+            except ValueError:
+                pass  # a computed default: not ours to evaluate
+    return defaults
+
+
+def announce_target(path: Path, parameters: dict) -> None:
+    """With no database given, bring the notebook's local stack up before its kernel does, and say
+    so here: the kernel's own output goes into the executed notebook, not to this shell."""
+    values = {**parameter_defaults(nbformat.read(path, as_version=4)), **parameters}
+    if values.get("DATABASE_URL") or os.environ.get("DATABASE_URL") or not values.get("STATE_DIR"):
+        return
+    from stockmind.evaluation.target import ensure_local_stack
+
+    # The kernel runs in the notebook's folder, so that is where its relative STATE_DIR starts.
+    stack, was_running = ensure_local_stack(Path(path).resolve().parent / values["STATE_DIR"])
+    how = "using the local stack running in" if was_running else "brought the local stack up in"
+    print(f"no DATABASE_URL: {how} {stack.state_dir} (`stockmind local down` stops it)", flush=True)
 
 
 def execute_notebook(path: str | Path, parameters: dict | None = None, save_to: str | Path | None = None,
@@ -69,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, help="write the executed notebook (with outputs) here")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
     args = parser.parse_args(argv)
+    announce_target(args.notebook, dict(args.parameter))
     execute_notebook(args.notebook, dict(args.parameter), args.save, args.timeout)
     return 0
 

@@ -35,7 +35,7 @@ def resolve_target(model: str, database_url: str | None = None, state_dir: str |
     """The deployment named by `database_url` or DATABASE_URL, else the local stack in `state_dir`."""
     stack = None
     if not (database_url or os.environ.get("DATABASE_URL")):
-        stack = _local_stack(state_dir)
+        stack, _ = ensure_local_stack(state_dir)
         os.environ.update(stack.env)
     if database_url:
         os.environ["DATABASE_URL"] = database_url
@@ -45,10 +45,14 @@ def resolve_target(model: str, database_url: str | None = None, state_dir: str |
     return Target(settings, boto3.client("s3", region_name=settings.aws_region), stack)
 
 
-def _local_stack(state_dir: str | Path | None):
+def ensure_local_stack(state_dir: str | Path | None = None):
+    """The local stack in `state_dir` (default: `.stockmind` here), brought up unless it runs; with
+    whether it was already running (a shell that starts the notebooks says which it was)."""
     from stockmind.local.stack import LocalStack, default_state_dir
 
-    state_dir = Path(state_dir) if state_dir else default_state_dir()
+    state_dir = state_dir or default_state_dir()
     running = LocalStack.load(state_dir)
+    was_running = bool(running and running.postgres.is_running() and running.moto.is_running())
     # Keep a Ray head that `stockmind local up` started; never start one just for the notebooks.
-    return LocalStack.up(state_dir, with_ray=bool(running and running.ray))
+    stack = LocalStack.up(state_dir, with_ray=bool(running and running.ray))
+    return stack, was_running

@@ -39,6 +39,10 @@ class EmbeddedPostgres:
     data_dir: Path
     port: int
 
+    def __post_init__(self) -> None:
+        # The server runs as its own system user from its home folder: a relative path would point there.
+        object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
+
     @property
     def admin_url(self) -> str:
         return f"postgresql://{SUPERUSER}@{LOOPBACK}:{self.port}/postgres"

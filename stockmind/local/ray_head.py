@@ -79,7 +79,7 @@ class RayHead:
         ]
         with open(log_path, "ab") as log_file:
             process = subprocess.Popen(
-                command, env={**os.environ, **RAY_ENV}, stdin=subprocess.DEVNULL, stdout=log_file,
+                command, env=_head_environment(), stdin=subprocess.DEVNULL, stdout=log_file,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )
             returncode = process.wait(timeout=300)
@@ -91,6 +91,14 @@ class RayHead:
     def stop(self) -> None:
         stop_process_group(self.pgid, timeout_s=15)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def _head_environment() -> dict[str, str]:
+    # A job's `python` (`ray job submit ... -- python jobs/stream.py`) is looked up on the head's PATH:
+    # put this interpreter's folder first, or a head started without the venv activated runs jobs on
+    # the system Python, which has no ray.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
+    return {**os.environ, **RAY_ENV, "PATH": path}
 
 
 def submit_job_when_ready(client, timeout_s: float = 180.0, **job) -> str:

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import boto3
 
+from stockmind.embed.models import SMALL_CLIP
 from stockmind.local.aws_topology import create_topology
 from stockmind.local.moto_server import MotoServer
 from stockmind.local.ports import free_port, port_is_open
 from stockmind.local.postgres import EmbeddedPostgres
 from stockmind.local.ray_head import RAY_ENV, RayHead
-from stockmind.embed.models import SMALL_CLIP
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,16 @@ class LocalStack:
     region: str = LOCAL_REGION
     service_port: int = 8000
 
+    def __post_init__(self) -> None:
+        # Every path below it (pgdata, logs, the environment file) then holds for any caller's cwd.
+        self.state_dir = Path(self.state_dir).resolve()
+
     # ----- lifecycle -------------------------------------------------------------------------
 
     @classmethod
     def up(cls, state_dir: Path | None = None, with_ray: bool = True, ray_cpus: int = 2,
            service_port: int = 8000) -> LocalStack:
-        state_dir = Path(state_dir or default_state_dir())
+        state_dir = Path(state_dir or default_state_dir()).resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
         with _locked(state_dir):
             previous = cls.load(state_dir)
@@ -75,7 +79,7 @@ class LocalStack:
 
     @classmethod
     def load(cls, state_dir: Path | None = None) -> LocalStack | None:
-        state_dir = Path(state_dir or default_state_dir())
+        state_dir = Path(state_dir or default_state_dir()).resolve()
         path = state_dir / STATE_FILE
         if not path.exists():
             return None

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 
+import nbformat
 import psycopg
 import pytest
 
 from stockmind import topology
+from stockmind.evaluation.notebook_runner import announce_target
 from stockmind.local.stack import LocalStack
 
 IMAGE_KEY = "clients/client-123/products/SKU 9/media/image/red circle.jpg"
@@ -123,3 +126,34 @@ def test_a_crashed_stack_does_not_block_the_next_up(state_dir):
     revived = LocalStack.up(state_dir=state_dir, with_ray=False)
     assert revived.moto.pid != stack.moto.pid and revived.status() == {"postgres": True, "moto": True, "ray": False}
     revived.down()
+
+
+def test_a_relative_state_dir_works_from_any_working_directory(state_dir, monkeypatch):
+    # PostgreSQL runs as its own system user from that user's home: a relative path would point there.
+    monkeypatch.chdir(state_dir.parent)
+    stack = LocalStack.up(state_dir=Path(state_dir.name), with_ray=False)
+    try:
+        assert stack.state_dir == state_dir.resolve() and stack.postgres.data_dir.is_absolute()
+        assert stack.status()["postgres"]
+        assert LocalStack.load(Path(state_dir.name)).postgres.data_dir == stack.postgres.data_dir
+    finally:
+        stack.down()
+
+
+def test_a_notebook_without_a_database_brings_the_stack_up_and_says_so(state_dir, monkeypatch, capsys):
+    notebook = state_dir / "notebooks" / "nb.ipynb"
+    notebook.parent.mkdir()
+    cell = nbformat.v4.new_code_cell('DATABASE_URL = None\nSTATE_DIR = "../.stockmind"', metadata={"tags": ["parameters"]})
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), notebook)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir("/")
+    announce_target(notebook, {})
+    announce_target(notebook, {})
+    first, second = capsys.readouterr().out.splitlines()
+    stack = LocalStack.load(state_dir / ".stockmind")
+    try:
+        assert first.startswith(f"no DATABASE_URL: brought the local stack up in {state_dir.resolve() / '.stockmind'} ")
+        assert second.startswith("no DATABASE_URL: using the local stack running in ")
+        assert stack.status() == {"postgres": True, "moto": True, "ray": False}
+    finally:
+        stack.down()

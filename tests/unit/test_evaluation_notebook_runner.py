@@ -4,7 +4,7 @@ import json
 import nbformat
 import pytest
 
-from stockmind.evaluation.notebook_runner import INJECTED_TAG, _parameter, with_parameters
+from stockmind.evaluation.notebook_runner import INJECTED_TAG, _parameter, parameter_defaults, with_parameters
 from stockmind.evaluation.outputs import Outputs, read_metrics
 
 
@@ -47,3 +47,9 @@ def test_metrics_are_written_as_json_with_unmeasurable_values_as_null(tmp_path):
     outputs.metrics({"recall": 0.5, "lag": float("nan"), "points": [{"p50": float("inf")}]})
     assert read_metrics(tmp_path / "nb") == {"lag": None, "points": [{"p50": None}], "recall": 0.5}
     json.loads((tmp_path / "nb" / "metrics.json").read_text())
+
+
+def test_parameter_defaults_are_the_literal_assignments_of_the_parameters_cell():
+    notebook = _notebook([], ["parameters"])
+    notebook.cells[1].source = 'DATABASE_URL = None\nSTATE_DIR = "../.stockmind"  # where\nSIZES = [1, 2]\nNOW = time.time()'
+    assert parameter_defaults(notebook) == {"DATABASE_URL": None, "STATE_DIR": "../.stockmind", "SIZES": [1, 2]}
