@@ -7,8 +7,10 @@ SIGTERM (`ray job stop`) stops polling and finishes or releases in-flight messag
 """
 
 import argparse
+import logging
 import sys
 
+from stockmind.errors import ConfigError, SchemaNotReady
 from stockmind.stream.job import add_stream_arguments, run_job
 
 
@@ -19,7 +21,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(args: argparse.Namespace) -> int:
-    return run_job(args)  # it sets up logging (stderr, and CloudWatch when STOCKMIND_CLOUDWATCH_LOGS=1)
+    try:
+        return run_job(args)  # it sets up logging (stderr, and CloudWatch when STOCKMIND_CLOUDWATCH_LOGS=1)
+    except (ConfigError, SchemaNotReady) as error:  # one line, no traceback: the operator's to fix
+        logging.getLogger("stream").error("%s", error)
+        return 2
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@
 
 Stages that only wait on S3 or PostgreSQL are tasks with a fraction of a CPU; decoding and embedding
 load a model, so they are actor pools (the embedders with `cpus_per_actor` and GPUs), and
-`check_resources` refuses an embedder pool that would leave no CPU for a decoder: Ray Data then hangs
-forever without an error (FACTS).
+`check_resources` refuses an embedder pool that would leave no CPU for a decoder: actors holding
+every CPU starve the read tasks, and Ray Data then hangs forever without an error.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """A Ray head node on loopback, started with `ray start --head` so that `ray job submit` works.
 
-Ray binds to the network card unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (see shared/FACTS.md);
+Ray binds to the network card unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (`_node_ip_address` alone is
+rewritten to the card's address);
 every Ray process shares the process group of the `ray start` call, which is how `down` stops exactly
 this head and nothing else.
 """

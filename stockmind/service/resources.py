@@ -13,8 +13,10 @@ import threading
 from psycopg_pool import ConnectionPool
 
 from stockmind.config import Settings
+from stockmind.errors import SchemaNotReady, StockmindError
 from stockmind.service.search import Searcher
 from stockmind.store import connection_pool, is_migrated
+from stockmind.store.migrations import pending_migrations
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,10 @@ class Resources:
     @classmethod
     def open(cls, settings: Settings, searcher: Searcher | None = None) -> Resources:
         settings.require("DATABASE_URL")
+        # A database without the vector extension fails every pooled connection's set-up: say why once.
+        pending = pending_migrations(settings.database_url)
+        if pending:
+            raise SchemaNotReady(f"the database lacks migrations {pending}: run `stockmind db migrate`")
         pool = connection_pool(settings.database_url, name="stockmind-search", max_size=POOL_MAX_SIZE,
                                timeout_s=POOL_TIMEOUT_S)
         try:
@@ -77,6 +83,9 @@ class ResourceSlot:
         try:
             self._resources = Resources.open(settings)
             log.info("search service ready (model %s)", self._resources.searcher.model_id)
+        except StockmindError as error:  # a known cause, named in one line; /readyz reports it too
+            log.error("search service failed to load its resources: %s", error)
+            self._error = error
         except Exception as error:  # kept and reported by /readyz; the process stays up to say why
             log.exception("search service failed to load its resources")
             self._error = error

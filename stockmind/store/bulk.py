@@ -1,7 +1,6 @@
 """Bulk loads (backfills): fill partitions without their HNSW index, then build each index once.
 
-Inserting into an HNSW-indexed table runs at ~1.2k rows/s here versus 25k-60k rows/s unindexed
-(FACTS), so a backfill writes with `PgVectorWriter(url, bulk=True)` (new tenants get a deferred
+Inserting into an HNSW-indexed table is more than ten times slower than into an unindexed one, so a backfill writes with `PgVectorWriter(url, bulk=True)` (new tenants get a deferred
 index), optionally after `defer_indexes` for tenants it reloads at scale, and finishes with
 `build_deferred_indexes`.
 """
@@ -15,8 +14,8 @@ from stockmind.store.connection import advisory_key, connect
 
 log = logging.getLogger(__name__)
 
-# An HNSW build that does not fit in maintenance_work_mem is ~3x slower (FACTS); 1 GB holds the
-# graph of ~1M 512-d halfvec rows.
+# An HNSW build that does not fit in maintenance_work_mem spills to disk and is several times slower;
+# 1 GB holds the graph of ~1M 512-d halfvec rows.
 MAINTENANCE_WORK_MEM = "1GB"
 PARALLEL_MAINTENANCE_WORKERS = 2
 

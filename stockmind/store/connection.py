@@ -1,7 +1,7 @@
 """Connections to the store: pgvector types registered, statements never server-prepared.
 
 psycopg prepares a statement after 5 executions and the cached plan then ignores later
-`SET LOCAL hnsw.ef_search` / planner settings (FACTS), and search changes them per query, so every
+`SET LOCAL hnsw.ef_search` / planner settings, and search changes them per query, so every
 connection here, single or pooled, has `prepare_threshold=None`.
 """
 
@@ -33,7 +33,7 @@ def connection_pool(database_url: str, *, name: str, max_size: int, timeout_s: f
 
 def configure(conn: psycopg.Connection) -> None:
     """Set up a new connection for the store (psycopg_pool calls it for each pooled one)."""
-    # register_vector fails before CREATE EXTENSION vector has run on this database (FACTS).
+    # register_vector fails before CREATE EXTENSION vector has run on this database (migrate() runs it).
     register_vector(conn)
 
 

@@ -19,11 +19,10 @@ from stockmind.store.connection import advisory_key
 log = logging.getLogger(__name__)
 
 # HNSW build parameters. Queries far from all of a tenant's media (text queries sit apart from
-# images in CLIP space) need a well-built graph to reach a large tenant's true neighbours. Measured
-# on bench/store.py's 82k-row tenant, far-query recall@10: with pgvector's defaults (m=16,
-# ef_construction=64) 0.65 / 0.78 / 0.86 at ef_search 400 / 700 / 1000; with ef_construction=200
-# 0.90 / 0.985 / 0.99 at ef_search 400 / 800 / 1000.
-# m=24 or 32 gave the same recall per ms of query time and build 1.4x / 1.9x slower, so m stays 16.
+# images in CLIP space) need a well-built graph to reach a large tenant's true neighbours: pgvector's
+# default ef_construction (64) left far-query recall short at any ef_search; a larger m bought no
+# recall per ms of query time and builds slower. The measurements are in the README ("How the
+# store's HNSW parameters were chosen").
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 200
 _SLUG_CHARS = 20

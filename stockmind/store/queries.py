@@ -28,15 +28,12 @@ from stockmind.store.validation import check_dim, normalised
 DEFAULT_MAX_K = 100
 # Below this many rows an exact scan answers within a few ms (bench/store.py measures it).
 EXACT_SEARCH_MAX_ROWS = 2000
-# ef_search never below MIN_EF_SEARCH. Queries far from all of a tenant's media (near another
-# tenant's) meet a graph of well-separated clusters: bench/store.py measured recall@10 on such
-# queries for an 8k-row tenant at 0.42 (ef 40), 0.53 (100), 0.64 (200) and 1.0 (400); near queries
-# were >= 0.99 at any ef. Larger tenants need a wider search, and it costs time in proportion
-# (m=16, ef_construction=200; far-query recall@10, median query time):
-#   30k rows: ef 400 0.935 9 ms, 500 0.965, 600 0.975, 700 0.98 13 ms
-#   82k rows: ef 400 0.90 8 ms, 600 0.965 11 ms, 800 0.985 14 ms, 1000 0.99 19 ms
-# HNSW's search cost grows with the log of its size, and so does ef_search here: from 10k rows on,
-# EF_PER_E_FOLD more per e-fold of rows (620 at 30k, 820 at 82k), capped at MAX_EF_SEARCH.
+# ef_search never below MIN_EF_SEARCH: queries far from all of a tenant's media (near another
+# tenant's) meet a graph of well-separated clusters and need a wide search even on a small tenant,
+# while near queries find their neighbours at any ef. Larger tenants need a wider search still, at
+# a time cost in proportion (the measurements: README, "How the store's HNSW parameters were
+# chosen"). HNSW's search cost grows with the log of its size, and so does ef_search here: from 10k
+# rows on, EF_PER_E_FOLD more per e-fold of rows (620 at 30k, 820 at 82k), capped at MAX_EF_SEARCH.
 MIN_EF_SEARCH = 400
 MAX_EF_SEARCH = 1000
 EF_GROWTH_FROM_ROWS = 10_000

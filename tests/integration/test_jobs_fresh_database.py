@@ -1,5 +1,6 @@
-"""A backfill run first, against a database nobody has set up: it applies the store's migrations and
-embeds everything, or, where it may not (a dry run, a user without the rights), says so in one line."""
+"""Jobs run first against a database nobody has set up: a backfill applies the store's migrations and
+embeds everything; where a job may not migrate (a dry run, a user without the rights), it says so in
+one line, and the search service names the cause once instead of failing every pooled connection."""
 
 from __future__ import annotations
 
@@ -85,19 +86,25 @@ def unprivileged_url(local_stack, bare_database_url) -> str:
         conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
+BACKFILL_ARGS = ["--prefix", "clients/shop-x/", "--model", MODEL]
+STREAM_ARGS = ["--max-messages", "1", "--idle-exit-s", "1"]
+
+
 @pytest.mark.parametrize(
     ("command", "line"),
     [
-        (["jobs/backfill.py"], "ERROR backfill: cannot apply the store's migrations as database user"),
-        (["-m", "stockmind.cli", "backfill"], "stockmind: cannot apply the store's migrations as database user"),
+        (["jobs/backfill.py", *BACKFILL_ARGS], "ERROR backfill: cannot apply the store's migrations as database user"),
+        (["-m", "stockmind.cli", "backfill", *BACKFILL_ARGS],
+         "stockmind: cannot apply the store's migrations as database user"),
+        (["jobs/stream.py", *STREAM_ARGS], "ERROR stream: cannot apply the store's migrations as database user"),
     ],
 )
 def test_a_user_that_may_not_migrate_gets_one_line_and_no_traceback(
         aws, ray_cluster, stack_env, unprivileged_url, command, line):
     env = {**os.environ, "DATABASE_URL": unprivileged_url, "PYTHONPATH": str(REPO)}
 
-    result = subprocess.run([sys.executable, *command, "--prefix", "clients/shop-x/", "--model", MODEL],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, *command], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=300)
 
     output = result.stdout + result.stderr
     assert result.returncode in (1, 2), output[-3000:]
@@ -106,3 +113,19 @@ def test_a_user_that_may_not_migrate_gets_one_line_and_no_traceback(
     assert line in message
     assert "(permission denied for schema public)" in message  # its first statement, CREATE TABLE
     assert message.endswith("run `stockmind db migrate` as the database owner")
+
+
+def test_the_search_service_on_a_bare_database_names_the_cause_in_one_line(stack_env, bare_database_url, caplog):
+    from stockmind.config import Settings
+    from stockmind.service.resources import NotReady, ResourceSlot
+
+    settings = Settings.from_env({**stack_env, "DATABASE_URL": bare_database_url, "STOCKMIND_MODEL": MODEL})
+    slot = ResourceSlot()
+
+    slot.load_in_background(settings).join(timeout=60)
+
+    with pytest.raises(NotReady, match=r"lacks migrations \[1.*run `stockmind db migrate`"):
+        slot.get()
+    (record,) = [r for r in caplog.records if "failed to load its resources" in r.getMessage()]
+    assert record.exc_info is None  # no traceback for a cause the operator can read in one line
+    assert pending_migrations(bare_database_url) == ALL_VERSIONS  # the service itself migrates nothing
