@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from tests.unit.terraform_iac import TERRAFORM_DIR
 
@@ -36,7 +35,7 @@ def render_policy(name: str, variables: dict) -> dict:
     expression = f"jsonencode(jsondecode(templatefile({json.dumps(str(template))}, {json.dumps(variables)})))"
     with tempfile.TemporaryDirectory() as empty:  # no configuration: console loads nothing but builtins
         done = subprocess.run([terraform_binary(), "console"], input=expression, cwd=empty, capture_output=True,
-                              text=True, timeout=120, env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull})
+                              text=True, timeout=120, check=False, env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull})
     if done.returncode != 0:
         raise RuntimeError(f"terraform console could not render {template.name}: {done.stderr.strip()}")
     return json.loads(json.loads(done.stdout))
