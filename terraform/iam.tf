@@ -1,8 +1,38 @@
 # ---------------------------------------------------------------------------------------------------
-# IAM: the media workers' role, least-privilege policy and instance profile
+# IAM: the media workers' role and the Ray head's role, each with an instance profile
 # ---------------------------------------------------------------------------------------------------
+# The policies are JSON templates in policies/, rendered here and, with the same templatefile(), by
+# the tests (tests/unit/terraform_policies.py) that run the code against them under moto's IAM
+# enforcement: one source of truth for what each node may do.
+#
+#   worker.json.tftpl  what the code does on any node: read media (the exact version an event names),
+#                      list it for the backfill, consume the queue, send poison to the DLQ, write logs.
+#   head.json.tftpl    what only the head does: launch, tag and terminate the cluster's workers and
+#                      hand them the worker role.
+#
+# The head gets both: job drivers, the SQS ingestor actor, backfill tasks and Serve replicas may all
+# be placed on it.
 
-data "aws_iam_policy_document" "worker_assume" {
+locals {
+  worker_policy = templatefile("${path.module}/policies/worker.json.tftpl", {
+    bucket_arn     = aws_s3_bucket.this.arn
+    media_prefix   = var.media_prefix
+    queue_arn      = aws_sqs_queue.this.arn
+    dlq_arn        = aws_sqs_queue.dlq.arn
+    log_group_arns = [aws_cloudwatch_log_group.worker.arn, aws_cloudwatch_log_group.application.arn]
+  })
+
+  head_policy = templatefile("${path.module}/policies/head.json.tftpl", {
+    partition           = local.partition
+    region              = var.aws_region
+    ec2_arn             = "arn:${local.partition}:ec2:${var.aws_region}:${local.account_id}"
+    launch_template_arn = aws_launch_template.ray_node.arn
+    cluster_name        = var.ray_cluster_name
+    worker_role_arn     = aws_iam_role.this.arn
+  })
+}
+
+data "aws_iam_policy_document" "ec2_assume" {
   statement {
     effect  = "Allow"
     actions = ["sts:AssumeRole"]
@@ -14,70 +44,18 @@ data "aws_iam_policy_document" "worker_assume" {
   }
 }
 
+# --- Workers -----------------------------------------------------------------------------------------
+
 resource "aws_iam_role" "this" {
   name               = "${var.project_name}-media-worker"
   description        = "Stock Mind media workers: read media, consume the media queue, write logs."
-  assume_role_policy = data.aws_iam_policy_document.worker_assume.json
-}
-
-data "aws_iam_policy_document" "worker" {
-  statement {
-    sid       = "MediaObjects"
-    effect    = "Allow"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${aws_s3_bucket.this.arn}/*"]
-  }
-
-  # The backfill job lists existing media; ListObjectsV2 is authorised on the bucket ARN, not on
-  # object ARNs, so it needs its own statement. Limited to the media prefix.
-  statement {
-    sid       = "ListMediaForBackfill"
-    effect    = "Allow"
-    actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.this.arn]
-
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = [var.media_prefix, "${var.media_prefix}*"]
-    }
-  }
-
-  statement {
-    sid    = "ConsumeMediaQueue"
-    effect = "Allow"
-    actions = [
-      "sqs:ReceiveMessage",
-      "sqs:DeleteMessage",
-      "sqs:GetQueueAttributes",
-      "sqs:ChangeMessageVisibility",
-    ]
-    resources = [aws_sqs_queue.this.arn]
-  }
-
-  # Poison messages go to the DLQ with their reason, straight away.
-  statement {
-    sid       = "SendPoisonToDlq"
-    effect    = "Allow"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dlq.arn]
-  }
-
-  statement {
-    sid     = "WriteLogs"
-    effect  = "Allow"
-    actions = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = [
-      "${aws_cloudwatch_log_group.worker.arn}:*",
-      "${aws_cloudwatch_log_group.application.arn}:*",
-    ]
-  }
+  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
 }
 
 resource "aws_iam_role_policy" "this" {
   name   = "${var.project_name}-media-worker"
   role   = aws_iam_role.this.id
-  policy = data.aws_iam_policy_document.worker.json
+  policy = local.worker_policy
 }
 
 resource "aws_iam_instance_profile" "this" {
@@ -85,29 +63,29 @@ resource "aws_iam_instance_profile" "this" {
   role = aws_iam_role.this.name
 }
 
-# ---------------------------------------------------------------------------------------------------
-# Ray head: may hand the worker role to the GPU workers it launches (and nothing else)
-# ---------------------------------------------------------------------------------------------------
-# `ray up` creates the head's own role (ray-autoscaler-v1); attach this policy to it so the head can
-# start workers with the instance profile above (see docs/deploy.md).
+# --- Ray head ----------------------------------------------------------------------------------------
+# cluster.yaml names this profile for the head node, so `ray up` creates no ray-autoscaler-v1 role
+# (EC2 and S3 full access) and `terraform destroy` removes everything the head was granted.
 
-data "aws_iam_policy_document" "pass_worker_role" {
-  statement {
-    sid       = "PassWorkerRoleToEc2"
-    effect    = "Allow"
-    actions   = ["iam:PassRole"]
-    resources = [aws_iam_role.this.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "iam:PassedToService"
-      values   = ["ec2.amazonaws.com"]
-    }
-  }
+resource "aws_iam_role" "head" {
+  name               = "${var.project_name}-ray-head"
+  description        = "Stock Mind Ray head: job drivers and media work, plus launching the cluster's GPU workers."
+  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
 }
 
-resource "aws_iam_policy" "pass_worker_role" {
-  name        = "${var.project_name}-pass-media-worker-role"
-  description = "Lets the Ray head launch GPU workers with the media worker instance profile."
-  policy      = data.aws_iam_policy_document.pass_worker_role.json
+resource "aws_iam_role_policy" "head_media" {
+  name   = "${var.project_name}-ray-head-media"
+  role   = aws_iam_role.head.id
+  policy = local.worker_policy
+}
+
+resource "aws_iam_role_policy" "head" {
+  name   = "${var.project_name}-ray-head-launch-workers"
+  role   = aws_iam_role.head.id
+  policy = local.head_policy
+}
+
+resource "aws_iam_instance_profile" "head" {
+  name = "${var.project_name}-ray-head"
+  role = aws_iam_role.head.name
 }

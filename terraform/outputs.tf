@@ -52,11 +52,6 @@ output "worker_instance_profile_arn" {
   value       = aws_iam_instance_profile.this.arn
 }
 
-output "pass_worker_role_policy_arn" {
-  description = "Policy to attach to the Ray head's role so it may launch workers with the worker profile."
-  value       = aws_iam_policy.pass_worker_role.arn
-}
-
 output "sns_topic_arn" {
   description = "Alert topic that the queue alarms notify."
   value       = aws_sns_topic.this.arn
@@ -101,4 +96,22 @@ output "worker_environment" {
 output "ray_node_launch_template_name" {
   description = "Launch template that cluster.yaml's node types name (AMI, IMDSv2, encrypted root volume)."
   value       = aws_launch_template.ray_node.name
+}
+
+# --- Ray head identity (iam.tf) ----------------------------------------------------------------------
+# cluster.yaml's head node_config names this profile (IamInstanceProfile), so `ray up` creates no role.
+
+output "head_role_arn" {
+  description = "IAM role ARN of the Ray head (worker policy plus launching workers with the worker role)."
+  value       = aws_iam_role.head.arn
+}
+
+output "head_instance_profile_name" {
+  description = "Instance profile of the Ray head: cluster.yaml's head IamInstanceProfile.Name."
+  value       = aws_iam_instance_profile.head.name
+}
+
+output "head_instance_profile_arn" {
+  description = "Instance profile ARN of the Ray head: cluster.yaml's head IamInstanceProfile.Arn."
+  value       = aws_iam_instance_profile.head.arn
 }

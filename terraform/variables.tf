@@ -414,6 +414,17 @@ variable "ray_node_ami_ssm_parameter" {
   }
 }
 
+variable "ray_cluster_name" {
+  description = "cluster_name in cluster.yaml: Ray tags its nodes ray-cluster-name=<this>, and the head may only retag or terminate instances carrying that tag."
+  type        = string
+  default     = "stockmind"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.ray_cluster_name))
+    error_message = "ray_cluster_name must be 1-64 letters, digits, '_' or '-' (the cluster_name of cluster.yaml)."
+  }
+}
+
 variable "ray_node_volume_size_gb" {
   description = "Root volume of each Ray node: the Python environment with CUDA wheels is ~7 GB, plus model files and spill space."
   type        = number

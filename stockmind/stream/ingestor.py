@@ -57,7 +57,7 @@ class StreamIngestor:
     def __init__(self, settings: Settings, options: StreamOptions = StreamOptions(), *,
                  pool: EmbedderPool | None = None):
         configure_worker_logging("stream-ingestor")
-        settings.require("SQS_QUEUE_URL", "DATABASE_URL")
+        settings.require("SQS_QUEUE_URL", "STOCKMIND_DLQ_URL", "DATABASE_URL")
         self._settings, self._options = settings, options
         self.metrics = StreamMetrics()
         self._pool = pool or EmbedderPool.from_settings(settings)

@@ -19,7 +19,7 @@ from stockmind.store import migrate
 
 log = logging.getLogger(__name__)
 
-REQUIRED_SETTINGS = ("SQS_QUEUE_URL", "DATABASE_URL")
+REQUIRED_SETTINGS = ("SQS_QUEUE_URL", "STOCKMIND_DLQ_URL", "DATABASE_URL")
 
 
 def add_stream_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,6 @@ fails is raised (or, for batch calls, returned) so the failure policy can decide
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,10 +30,14 @@ class SqsMessage:
 
 
 class SqsSource:
-    def __init__(self, sqs, queue_url: str, dlq_url: str | None = None):
+    def __init__(self, sqs, queue_url: str, dlq_url: str | None):
+        # Configured, not looked up: finding it from the redrive policy would need sqs:GetQueueUrl,
+        # which the worker policy does not grant (Terraform outputs the URL: worker_environment).
+        if not dlq_url:
+            raise ValueError("STOCKMIND_DLQ_URL is required: the dead-letter queue's URL (terraform output dlq_url)")
         self._sqs = sqs
         self.queue_url = queue_url
-        self.dlq_url = dlq_url or dead_letter_queue_url(sqs, queue_url)
+        self.dlq_url = dlq_url
 
     def receive(self, max_messages: int, wait_s: float, visibility_s: int | None = None) -> list[SqsMessage]:
         """Long-poll for up to `max_messages` (1-10) messages; [] when the wait ends empty."""
@@ -79,16 +82,6 @@ class SqsSource:
     def send_to_dlq(self, message: SqsMessage, attributes: dict[str, dict]) -> None:
         """The original body, unchanged, with the reason as message attributes."""
         self._sqs.send_message(QueueUrl=self.dlq_url, MessageBody=message.body, MessageAttributes=attributes)
-
-
-def dead_letter_queue_url(sqs, queue_url: str) -> str:
-    """The DLQ named by the queue's redrive policy (used when STOCKMIND_DLQ_URL is not set)."""
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
-    policy = attributes.get("Attributes", {}).get("RedrivePolicy")
-    if not policy:
-        raise ValueError(f"queue {queue_url} has no redrive policy; set STOCKMIND_DLQ_URL")
-    dlq_name = json.loads(policy)["deadLetterTargetArn"].rsplit(":", 1)[-1]
-    return sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
 
 
 def _message(raw: dict) -> SqsMessage:

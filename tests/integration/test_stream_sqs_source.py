@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from stockmind.stream.sqs_source import SqsSource, dead_letter_queue_url
+from stockmind.stream.sqs_source import SqsSource
 
 from tests.integration.stream_support import queue_counts
 
@@ -60,6 +60,8 @@ def test_dlq_send_keeps_the_body_and_the_reason_attributes(aws, source):
     assert dead["MessageAttributes"]["ErrorType"]["StringValue"] == "invalid_event"
 
 
-def test_the_dlq_is_found_from_the_redrive_policy(aws):
-    assert dead_letter_queue_url(aws.sqs, aws.queue_url) == aws.dlq_url
-    assert SqsSource(aws.sqs, aws.queue_url).dlq_url == aws.dlq_url
+@pytest.mark.parametrize("dlq_url", [None, ""])
+def test_the_dlq_url_is_required_not_looked_up(aws, dlq_url):
+    # Looking it up from the redrive policy would need sqs:GetQueueUrl, which workers are not granted.
+    with pytest.raises(ValueError, match="STOCKMIND_DLQ_URL is required"):
+        SqsSource(aws.sqs, aws.queue_url, dlq_url)

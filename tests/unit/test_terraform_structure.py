@@ -1,8 +1,10 @@
 """The seed's requirements, asserted on the parsed terraform/ configuration."""
 
+import ast
 import re
 
 import pytest
+import yaml
 
 from tests.unit.terraform_iac import TERRAFORM_DIR, attr, terraform_module
 
@@ -102,37 +104,63 @@ def test_only_this_bucket_in_this_account_may_send_to_the_queue(tf):
 # --- IAM ------------------------------------------------------------------------------------------
 
 
-def test_worker_policy_grants_exactly_the_seeds_actions_on_exactly_its_resources(tf):
-    granted = {
-        (action, resource)
-        for statement in statements(tf, "worker").values()
-        for action in attr(statement, "actions")
-        for resource in attr(statement, "resources")
+# What the policies grant is asserted on the rendered templates (test_terraform_policies.py); here,
+# that iam.tf renders them with the right resources and attaches them to the right roles.
+
+
+def test_iam_tf_renders_each_policy_template_with_its_resources(tf):
+    assert policy_template_arguments(tf, "worker_policy") == ("worker", {
+        "bucket_arn": "${aws_s3_bucket.this.arn}",
+        "media_prefix": "${var.media_prefix}",
+        "queue_arn": "${aws_sqs_queue.this.arn}",
+        "dlq_arn": "${aws_sqs_queue.dlq.arn}",
+        "log_group_arns": ["${aws_cloudwatch_log_group.worker.arn}", "${aws_cloudwatch_log_group.application.arn}"],
+    })
+    assert policy_template_arguments(tf, "head_policy") == ("head", {
+        "partition": "${local.partition}",
+        "region": "${var.aws_region}",
+        "ec2_arn": "arn:${local.partition}:ec2:${var.aws_region}:${local.account_id}",
+        "launch_template_arn": "${aws_launch_template.ray_node.arn}",
+        "cluster_name": "${var.ray_cluster_name}",
+        "worker_role_arn": "${aws_iam_role.this.arn}",
+    })
+
+
+def test_workers_get_the_worker_policy_and_the_head_gets_it_plus_the_launch_policy(tf):
+    policies = {name: (attr(body, "role"), attr(body, "policy"))
+                for (type_, name), body in tf.resources().items() if type_ == "aws_iam_role_policy"}
+    assert policies == {
+        "this": ("${aws_iam_role.this.id}", "${local.worker_policy}"),
+        "head_media": ("${aws_iam_role.head.id}", "${local.worker_policy}"),
+        "head": ("${aws_iam_role.head.id}", "${local.head_policy}"),
     }
-    objects, bucket = "${aws_s3_bucket.this.arn}/*", "${aws_s3_bucket.this.arn}"
-    queue, dlq = "${aws_sqs_queue.this.arn}", "${aws_sqs_queue.dlq.arn}"
-    logs = ["${aws_cloudwatch_log_group.worker.arn}:*", "${aws_cloudwatch_log_group.application.arn}:*"]
-    assert granted == (
-        {(a, objects) for a in ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]}
-        | {("s3:ListBucket", bucket)}
-        | {(a, queue) for a in ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]}
-        | {("sqs:SendMessage", dlq)}
-        | {(a, log) for a in ["logs:CreateLogStream", "logs:PutLogEvents"] for log in logs}
-    )
-    assert all(attr(s, "effect") == "Allow" for s in statements(tf, "worker").values())
+    # Nothing left for an operator to attach by hand: `terraform destroy` removes every grant.
+    assert not [key for key in tf.resources() if key[0] in {"aws_iam_policy", "aws_iam_role_policy_attachment"}]
 
 
-def test_bucket_listing_is_limited_to_the_media_prefix(tf):
-    (condition,) = statements(tf, "worker")["ListMediaForBackfill"]["condition"]
-    assert attr(condition, "variable") == "s3:prefix"
-    assert attr(condition, "values") == ["${var.media_prefix}", "${var.media_prefix}*"]
-
-
-def test_workers_assume_the_role_through_ec2_and_an_instance_profile(tf):
-    (statement,) = tf.resource("aws_iam_policy_document", "worker_assume", kind="data")["statement"]
+def test_workers_and_head_assume_their_roles_through_ec2_and_instance_profiles(tf):
+    (statement,) = tf.resource("aws_iam_policy_document", "ec2_assume", kind="data")["statement"]
     assert statement["principals"][0]["identifiers"] == [["ec2.amazonaws.com"]]
-    assert attr(tf.resource("aws_iam_instance_profile", "this"), "role") == "${aws_iam_role.this.name}"
-    assert attr(tf.resource("aws_iam_role_policy", "this"), "policy") == "${data.aws_iam_policy_document.worker.json}"
+    for role in ["this", "head"]:
+        assert attr(tf.resource("aws_iam_role", role), "assume_role_policy") == \
+            "${data.aws_iam_policy_document.ec2_assume.json}"
+        assert attr(tf.resource("aws_iam_instance_profile", role), "role") == f"${{aws_iam_role.{role}.name}}"
+
+
+def test_the_head_may_only_touch_instances_of_the_cluster_named_in_cluster_yaml(tf):
+    cluster = yaml.safe_load((TERRAFORM_DIR.parent / "cluster.yaml").read_text())
+    assert tf.default("ray_cluster_name") == cluster["cluster_name"]
+
+
+_TEMPLATEFILE = re.compile(r'\$\{templatefile\("\$\{path\.module\}/policies/(\w+)\.json\.tftpl",(\{.*\})\)\}')
+
+
+def policy_template_arguments(tf, local: str) -> tuple[str, dict]:
+    """(template name, arguments) of a `templatefile("${path.module}/policies/...")` local."""
+    (value,) = [block[local][0] for _, block in tf.blocks("locals") if local in block]
+    match = _TEMPLATEFILE.fullmatch(value)
+    assert match, f"local.{local} is not a templatefile() of policies/: {value}"
+    return match.group(1), ast.literal_eval(match.group(2))
 
 
 # --- CloudWatch and SNS ---------------------------------------------------------------------------
@@ -248,14 +276,6 @@ def test_ray_nodes_launch_from_the_current_dlami_with_imdsv2_and_encrypted_disks
     assert template["block_device_mappings"][0]["ebs"][0]["encrypted"] == [True]
 
 
-def test_ray_head_may_pass_only_the_worker_role_and_only_to_ec2(tf):
-    (statement,) = statements(tf, "pass_worker_role").values()
-    assert attr(statement, "actions") == ["iam:PassRole"]
-    assert attr(statement, "resources") == ["${aws_iam_role.this.arn}"]
-    (condition,) = statement["condition"]
-    assert attr(condition, "values") == ["ec2.amazonaws.com"]
-
-
 # --- Variables and outputs ------------------------------------------------------------------------
 
 
@@ -298,8 +318,10 @@ def test_outputs_give_what_workers_and_the_cluster_need(tf):
         "queue_url", "queue_arn", "dlq_url", "dlq_arn", "bucket_name", "bucket_arn", "worker_role_name",
         "worker_role_arn", "worker_instance_profile_name", "worker_instance_profile_arn", "sns_topic_arn",
         "worker_log_group_name", "application_log_group_name", "security_group_id",
-        "ray_node_launch_template_name", "pass_worker_role_policy_arn", "aws_region", "database_secret_arn",
+        "ray_node_launch_template_name", "aws_region", "database_secret_arn",
+        "head_role_arn", "head_instance_profile_name", "head_instance_profile_arn",
     } <= outputs
+    assert "pass_worker_role_policy_arn" not in outputs
 
 
 # Terraform's loader does not catch references to undeclared names without the provider installed.
