@@ -32,14 +32,14 @@ import httpx
 import numpy as np
 
 from stockmind.config import Settings
+from stockmind.dev.synthetic import all_items
+from stockmind.embed.models import SMALL_CLIP
 from stockmind.local.ports import LOOPBACK, free_port
 from stockmind.local.stack import LocalStack
 from stockmind.media.keys import MediaRef
 from stockmind.media.types import MediaType
-from stockmind.embed.models import SMALL_CLIP
 from stockmind.service import api_keys
 from stockmind.store import MediaVectors, PgVectorWriter, build_deferred_indexes, connect
-from stockmind.dev.synthetic import all_items
 
 CLIENT = "bench"
 BATCH = 5000
@@ -172,8 +172,8 @@ def main(args: argparse.Namespace) -> None:
         env = {**stack.env, "STOCKMIND_MODEL": args.model}
         load_s, index_s = load_vectors(stack.database_url, args.model, args.vectors, rng)
         with connect(stack.database_url) as conn:
-            keys.ensure_table(conn)
-            token = keys.create_key(conn, CLIENT, "bench").token
+            api_keys.ensure_table(conn)
+            token = api_keys.create_key(conn, CLIENT, "bench").token
         service = start_service(env, port, state_dir / "service.log")
         base_url = f"http://{LOOPBACK}:{port}"
         pool = [captions()[i] for i in rng.permutation(len(captions()))]

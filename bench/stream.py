@@ -50,14 +50,14 @@ import ray  # noqa: E402
 
 from stockmind.config import Settings  # noqa: E402
 from stockmind.decode.image import ImagePreprocessor  # noqa: E402
+from stockmind.dev.checkpoints import build_random_vit_b32  # noqa: E402
+from stockmind.dev.synthetic import catalogue, render  # noqa: E402
+from stockmind.embed.models import SMALL_CLIP  # noqa: E402
+from stockmind.local.stack import LocalStack  # noqa: E402
+from stockmind.store import connect, migrate  # noqa: E402
 from stockmind.stream.embedders import EmbedderPool  # noqa: E402
 from stockmind.stream.ingestor import StreamIngestor  # noqa: E402
 from stockmind.stream.options import StreamOptions  # noqa: E402
-from stockmind.local.stack import LocalStack  # noqa: E402
-from stockmind.dev.checkpoints import build_random_vit_b32  # noqa: E402
-from stockmind.embed.models import SMALL_CLIP  # noqa: E402
-from stockmind.store import connect, migrate  # noqa: E402
-from stockmind.dev.synthetic import catalogue, render  # noqa: E402
 
 log = logging.getLogger("bench.stream")
 

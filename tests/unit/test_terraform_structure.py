@@ -113,7 +113,8 @@ def test_worker_policy_grants_exactly_the_seeds_actions_on_exactly_its_resources
     assert granted == (
         {(a, objects) for a in ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]}
         | {("s3:ListBucket", bucket)}
-        | {(a, queue) for a in ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]}
+        | {(a, queue) for a in ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                                "sqs:ChangeMessageVisibility"]}
         | {("sqs:SendMessage", dlq)}
         | {(a, log) for a in ["logs:CreateLogStream", "logs:PutLogEvents"] for log in logs}
     )
