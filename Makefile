@@ -1,11 +1,11 @@
 # The two commands that do all set-up on a fresh machine:
 #   make demo   — bring up the embedded local stack, ingest a synthetic catalogue through the
 #                 streaming job, and print search results
-#   make test   — the whole test suite (unit + integration against real services); CI runs this
+#   make test   — lint, then the whole test suite (unit + integration against real services); CI runs this
 VENV ?= $(HOME)/.cache/stockmind/venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test unit venv system iac-venv bench bench-quick notebooks terraform-validate down clean
+.PHONY: demo lint test unit venv system iac-venv bench bench-quick notebooks terraform-validate down clean
 
 venv:
 	@bash scripts/ensure_venv.sh
@@ -19,7 +19,11 @@ iac-venv:
 demo: venv
 	$(PY) -m stockmind.dev.demo
 
+lint: venv
+	$(PY) -m ruff check .
+
 test: venv system iac-venv
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 unit: venv

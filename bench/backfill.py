@@ -109,7 +109,8 @@ def backfill_rates(stack, model: str, prefix: str, case: Case, args: argparse.Na
     stamps: list[tuple[float, int]] = []
     options = BackfillOptions(
         database_url=database_url, bucket=stack.bucket, model=model, prefix=prefix, batch_size=case.batch_size,
-        pool_size=1, gpus_per_actor=args.gpus_per_actor, threads_per_actor=None if args.gpus_per_actor else os.cpu_count(),
+        pool_size=1, gpus_per_actor=args.gpus_per_actor,
+        threads_per_actor=None if args.gpus_per_actor else os.cpu_count(),
     )
     summary = run_backfill(options, on_written=lambda n: stamps.append((time.perf_counter(), n)))
     log.info("%s: %s", case.name, summary.line())
@@ -122,9 +123,9 @@ def backfill_rates(stack, model: str, prefix: str, case: Case, args: argparse.Na
 
 def main(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from stockmind.dev.checkpoints import build_random_vit_b32
     from stockmind.local.ports import free_port
     from stockmind.local.stack import LocalStack
-    from stockmind.dev.checkpoints import build_random_vit_b32
 
     work = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
     stack = LocalStack.up(state_dir=work / "stack", with_ray=True, ray_cpus=args.ray_cpus, service_port=free_port())

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from stockmind.media.keys import media_key
 from stockmind.store import connect, migrate
 from stockmind.store.partitions import ensure_tenant
 
@@ -37,7 +38,7 @@ TABLES = {
 
 def media_rows(start: int) -> list[tuple]:
     return [
-        (CLIENT, r, "bench-bucket", f"clients/{CLIENT}/products/p{r % 97}/media/image/{r}.jpg", f"p{r % 97}",
+        (CLIENT, r, "bench-bucket", media_key(CLIENT, f"p{r % 97}", "image", f"{r}.jpg"), f"p{r % 97}",
          "image", "active", f"e{r}", None, None, None, 1, "bench-model", 1)
         for r in range(start, start + BATCH)
     ]

@@ -28,8 +28,8 @@ from PIL import Image
 from transformers import CLIPImageProcessor
 
 from stockmind.decode.image import ImagePreprocessor
-from stockmind.embed.models import SMALL_CLIP, resolve_model
 from stockmind.dev.synthetic import catalogue, render
+from stockmind.embed.models import SMALL_CLIP, resolve_model
 
 SIZES = {"1080p": (1920, 1080), "12mp": (4000, 3000)}
 JPEG_QUALITY = 90

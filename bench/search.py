@@ -32,14 +32,14 @@ import httpx
 import numpy as np
 
 from stockmind.config import Settings
+from stockmind.dev.synthetic import all_items
+from stockmind.embed.models import SMALL_CLIP
 from stockmind.local.ports import LOOPBACK, free_port
 from stockmind.local.stack import LocalStack
 from stockmind.media.keys import MediaRef
 from stockmind.media.types import MediaType
-from stockmind.embed.models import SMALL_CLIP
 from stockmind.service import api_keys
 from stockmind.store import MediaVectors, PgVectorWriter, build_deferred_indexes, connect
-from stockmind.dev.synthetic import all_items
 
 CLIENT = "bench"
 BATCH = 5000

@@ -99,7 +99,8 @@ def make_queries(data: Dataset, per_tenant: int, rng: np.random.Generator) -> li
         others = np.flatnonzero(data.tenant_of != tenant)
         for kind, pool in (("near", own), ("far", others)):
             for row in rng.choice(pool, size=per_tenant):
-                queries.append((tenant, kind, unit_rows((data.vectors[row] + rng.normal(scale=0.03, size=DIM))[None, :])[0]))
+                moved = data.vectors[row] + rng.normal(scale=0.03, size=DIM)
+                queries.append((tenant, kind, unit_rows(moved[None, :])[0]))
     return queries
 
 

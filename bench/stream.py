@@ -50,21 +50,21 @@ import ray  # noqa: E402
 
 from stockmind.config import Settings  # noqa: E402
 from stockmind.decode.image import ImagePreprocessor  # noqa: E402
+from stockmind.dev.checkpoints import build_random_vit_b32  # noqa: E402
+from stockmind.dev.synthetic import catalogue, render  # noqa: E402
+from stockmind.embed.models import SMALL_CLIP  # noqa: E402
+from stockmind.local.stack import LocalStack  # noqa: E402
+from stockmind.store import connect, embedded_media, migrate  # noqa: E402
 from stockmind.stream.embedders import EmbedderPool  # noqa: E402
 from stockmind.stream.ingestor import StreamIngestor  # noqa: E402
 from stockmind.stream.options import StreamOptions  # noqa: E402
-from stockmind.local.stack import LocalStack  # noqa: E402
-from stockmind.dev.checkpoints import build_random_vit_b32  # noqa: E402
-from stockmind.embed.models import SMALL_CLIP  # noqa: E402
-from stockmind.store import connect, embedded_media, migrate  # noqa: E402
-from stockmind.dev.synthetic import catalogue, render  # noqa: E402
 
 log = logging.getLogger("bench.stream")
 
 BATCH_SIZE = 32
 IN_FLIGHT = 4 * BATCH_SIZE
 PHOTO_SIZE = (320, 240)
-EMBEDDER_CPUS = 1.0  # one of the head's two CPUs; the other decodes (never all CPUs to actors: FACTS)
+EMBEDDER_CPUS = 1.0  # one of the head's two CPUs; the other decodes (actors holding every CPU starve Ray's tasks)
 POLL_S = 0.02
 
 

@@ -19,8 +19,8 @@ import torch
 from transformers import CLIPImageProcessor
 
 from stockmind.dev.checkpoints import clip_processor_settings
-from stockmind.embed.models import SMALL_CLIP, resolve_model
 from stockmind.dev.synthetic import all_items, shots
+from stockmind.embed.models import SMALL_CLIP, resolve_model
 from stockmind.training.captions import CaptionBank
 from stockmind.training.data import render_training_pixels
 from stockmind.training.evaluate import evaluate_checkpoint

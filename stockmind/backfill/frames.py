@@ -15,9 +15,9 @@ import pyarrow as pa
 
 from stockmind.backfill.tally import Failure, report
 from stockmind.decode.image import ImagePreprocessor
+from stockmind.decode.prepare import prepare_media
 from stockmind.errors import PoisonInput
 from stockmind.media.keys import parse_media_key
-from stockmind.decode.prepare import prepare_media
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Iterator, Protocol
 
 from stockmind.backfill.rows import object_row
-from stockmind.media.objects import s3_client
 from stockmind.errors import ConfigError
+from stockmind.media.objects import s3_client
 from stockmind.topology import MEDIA_PREFIX
 
 log = logging.getLogger(__name__)

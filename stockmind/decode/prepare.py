@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from stockmind.decode.image import ImagePreprocessor
-from stockmind.media.types import MediaType
 from stockmind.decode.video import DEFAULT_FPS, DEFAULT_MAX_FRAMES, sample_frames
+from stockmind.media.types import MediaType
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ import boto3
 from ray.job_submission import JobStatus, JobSubmissionClient
 
 from stockmind.config import Settings
-from stockmind.local.ray_head import submit_job_when_ready
-from stockmind.local.stack import LocalStack
 from stockmind.dev.sample_catalogue import upload_catalogue
 from stockmind.dev.synthetic import query_caption, render
+from stockmind.local.ray_head import submit_job_when_ready
+from stockmind.local.stack import LocalStack
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENTS = ("acme-outfitters", "globex-home")

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from stockmind.errors import ConfigError
 from stockmind.embed.models import resolve_model
+from stockmind.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,13 @@ import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from stockmind.errors import InvalidMediaKey
-from stockmind.media.keys import parse_media_key
-from stockmind.media.objects import read_object
-from stockmind.media.types import MediaType
 from stockmind.dev.sample_catalogue import PHOTO_SIZE, VIDEO_SIZE
-from stockmind.media.keys import media_key
 from stockmind.dev.synthetic import BACKGROUNDS, Shot, all_items, held_out_shots, query_caption
 from stockmind.dev.synthetic_video import encode_video, slideshow
+from stockmind.errors import InvalidMediaKey
+from stockmind.media.keys import media_key, parse_media_key
+from stockmind.media.objects import read_object
+from stockmind.media.types import MediaType
 
 # Frame timestamps land on slide boundaries (0 s, 1 s, ...); container time bases round them a little.
 _TIME_TOLERANCE_S = 1e-3

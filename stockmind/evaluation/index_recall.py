@@ -20,8 +20,14 @@ from stockmind.dev.synthetic import held_out_shots
 from stockmind.evaluation.metrics import latency_summary, overlap_recall
 from stockmind.media.keys import media_key, parse_media_key
 from stockmind.media.types import MediaType
-from stockmind.store import (MediaVectors, PgVectorWriter, build_deferred_indexes, count_embeddings, ranked_keys,
-                             search_vectors)
+from stockmind.store import (
+    MediaVectors,
+    PgVectorWriter,
+    build_deferred_indexes,
+    count_embeddings,
+    ranked_keys,
+    search_vectors,
+)
 from stockmind.store.partitions import tenant_index
 
 EF_SEARCH_VALUES = (10, 20, 40, 80, 160, 320)

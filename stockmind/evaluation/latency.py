@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from stockmind.service.search import Filters, Timings
 from stockmind.dev.synthetic import catalogue
+from stockmind.service.search import Filters, Timings
 
 
 def text_search_latency(searcher, conn, client_ids: Sequence[str], texts: Sequence[str], k: int = 10,

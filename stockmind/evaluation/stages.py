@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from stockmind.decode.prepare import prepare_media
 from stockmind.media.keys import parse_media_key
 from stockmind.media.objects import read_object
-from stockmind.decode.prepare import prepare_media
 from stockmind.store import MediaVectors, PgVectorWriter
 
 STAGES = ("fetch", "decode", "embed", "write")

@@ -6,10 +6,10 @@ import io
 
 from PIL import Image
 
+from stockmind.decode.video import sample_frames
 from stockmind.media.keys import parse_media_key
 from stockmind.media.objects import read_object
 from stockmind.media.types import MediaType
-from stockmind.decode.video import sample_frames
 
 THUMBNAIL_SIDE = 128
 

@@ -12,7 +12,6 @@ from functools import cached_property
 from stockmind.errors import InvalidMediaKey
 from stockmind.media.types import MEDIA_SUFFIXES, MediaType
 
-
 # S3 rejects longer keys, so anything longer cannot have come from the bucket.
 MAX_KEY_BYTES = 1024
 

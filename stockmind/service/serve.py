@@ -15,8 +15,8 @@ from ray import serve
 
 from stockmind.config import Settings
 from stockmind.logs import SERVICE_LOGGERS, Destination, configure_worker_logging
-from stockmind.service.app import create_app
 from stockmind.ray_env import forwarded_env
+from stockmind.service.app import create_app
 from stockmind.service.resources import Resources, use_one_torch_thread_per_request
 
 log = logging.getLogger(__name__)

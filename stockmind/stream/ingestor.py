@@ -22,8 +22,14 @@ from botocore.config import Config
 
 from stockmind.config import Settings
 from stockmind.decode.image import ImagePreprocessor
+from stockmind.decode.prepare import PreparedMedia, prepare_media
 from stockmind.errors import PoisonInput
 from stockmind.logs import configure_worker_logging, flush_logs
+from stockmind.media.events import parse_s3_message
+from stockmind.media.keys import parse_media_key
+from stockmind.media.objects import ObjectMeta, s3_client
+from stockmind.media.types import EventKind
+from stockmind.store import MediaRemoval, PgVectorWriter
 from stockmind.stream.batching import EmbedBatch, EmbedBatcher
 from stockmind.stream.embedders import EmbedderPool
 from stockmind.stream.failures import FailurePolicy, is_poison, retry_delay_s
@@ -34,12 +40,6 @@ from stockmind.stream.receiver import Receiver
 from stockmind.stream.shutdown import ShutdownRequest
 from stockmind.stream.sqs_source import SqsMessage, SqsSource
 from stockmind.stream.work import InFlightMessage, PendingObject
-from stockmind.media.events import parse_s3_message
-from stockmind.media.keys import parse_media_key
-from stockmind.media.objects import ObjectMeta, s3_client
-from stockmind.media.types import EventKind
-from stockmind.decode.prepare import PreparedMedia, prepare_media
-from stockmind.store import MediaRemoval, PgVectorWriter
 
 log = logging.getLogger(__name__)
 

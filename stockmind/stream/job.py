@@ -12,10 +12,10 @@ import ray
 
 from stockmind.config import Settings
 from stockmind.logs import configure_logging, flush_logs
+from stockmind.store import migrate
 from stockmind.stream.options import StreamOptions
 from stockmind.stream.pipeline import run_stream
 from stockmind.stream.shutdown import ShutdownRequest
-from stockmind.store import migrate
 
 log = logging.getLogger(__name__)
 

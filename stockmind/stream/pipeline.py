@@ -13,10 +13,10 @@ import ray
 from ray.exceptions import RayActorError
 
 from stockmind.config import Settings
+from stockmind.ray_env import worker_runtime_env
 from stockmind.stream.ingestor import StreamIngestor
 from stockmind.stream.options import StreamOptions
 from stockmind.stream.shutdown import ShutdownRequest
-from stockmind.ray_env import worker_runtime_env
 
 log = logging.getLogger(__name__)
 

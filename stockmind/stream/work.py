@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stockmind.errors import PoisonInput
-from stockmind.stream.batching import VectorAssembly
-from stockmind.stream.sqs_source import SqsMessage
 from stockmind.media.events import S3Event
 from stockmind.media.keys import MediaRef
 from stockmind.media.objects import ObjectMeta
 from stockmind.store import MediaRemoval, MediaVectors
+from stockmind.stream.batching import VectorAssembly
+from stockmind.stream.sqs_source import SqsMessage
 
 
 @dataclass(eq=False)

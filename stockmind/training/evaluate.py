@@ -38,9 +38,9 @@ def evaluate_checkpoint(model: str, n_shots: int = 960, seed: int = 0,
     colour+shape queries with `ClipEmbedder`, the code path production uses, and score them."""
     from transformers import CLIPImageProcessor
 
+    from stockmind.dev.synthetic import COLORS, SHAPES, held_out_shots, query_caption
     from stockmind.embed.embedder import ClipEmbedder
     from stockmind.embed.models import resolve_model
-    from stockmind.dev.synthetic import COLORS, SHAPES, held_out_shots, query_caption
 
     embedder = ClipEmbedder(model)
     processor = CLIPImageProcessor.from_pretrained(resolve_model(model))

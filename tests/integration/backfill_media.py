@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from stockmind.embed.models import SMALL_CLIP
 from stockmind.dev.synthetic import catalogue, render
 from stockmind.dev.synthetic_video import encode_video
+from stockmind.embed.models import SMALL_CLIP
+from stockmind.media.keys import media_key
+from stockmind.media.types import MediaType
 
 MODEL = SMALL_CLIP
 VIDEO_SECONDS = 3  # sampled at 1 frame/s → 3 frames
@@ -36,11 +38,11 @@ def upload_catalogue(s3, bucket: str, client: str, images: int = 3, with_video: 
     uploaded = []
     for n in range(images):
         name = f"photo {n} é.png" if n == 0 else f"photo-{n}.jpg"
-        key = f"clients/{client}/products/sku-{n % 2}/media/image/{name}"
+        key = media_key(client, f"sku-{n % 2}", MediaType.IMAGE, name)
         s3.put_object(Bucket=bucket, Key=key, Body=image_bytes(n + len(client), "PNG" if n == 0 else "JPEG"))
         uploaded.append(Uploaded(key, 1))
     if with_video:
-        key = f"clients/{client}/products/sku-0/media/video/clip.mp4"
+        key = media_key(client, "sku-0", MediaType.VIDEO, "clip.mp4")
         s3.put_object(Bucket=bucket, Key=key, Body=video_bytes(len(client)))
         uploaded.append(Uploaded(key, VIDEO_SECONDS))
     return uploaded

@@ -1,4 +1,5 @@
-"""Fixtures shared by the store's integration tests: a writer and a connection on a fresh database."""
+"""Fixtures shared by the integration tests: a writer and a connection on a fresh database (the store's
+tests), one embedder actor for the session (the streaming tests). The stack itself is in tests/conftest.py."""
 
 import pytest
 
@@ -15,3 +16,14 @@ def writer(database_url):
 def conn(database_url):
     with connect(database_url) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def embedder_pool(ray_cluster):
+    """One embedder actor shared by the streaming tests (loading a torch actor takes seconds)."""
+    from stockmind.stream.embedders import EmbedderPool
+    from tests.integration.stream_support import TEST_MODEL
+
+    pool = EmbedderPool(TEST_MODEL, size=1, num_cpus=0.25)
+    yield pool
+    pool.close()

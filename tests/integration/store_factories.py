@@ -4,7 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from stockmind.media.keys import parse_media_key
+from stockmind.media.keys import media_key, parse_media_key
+from stockmind.media.types import MediaType
 from stockmind.store import MediaRemoval, MediaVectors
 
 MODEL = "test-model"
@@ -14,11 +15,11 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def image_key(client: str, sku: str, name: str) -> str:
-    return f"clients/{client}/products/{sku}/media/image/{name}.jpg"
+    return media_key(client, sku, MediaType.IMAGE, f"{name}.jpg")
 
 
 def video_key(client: str, sku: str, name: str) -> str:
-    return f"clients/{client}/products/{sku}/media/video/{name}.mp4"
+    return media_key(client, sku, MediaType.VIDEO, f"{name}.mp4")
 
 
 def unit(seed: int, dim: int = DIM) -> np.ndarray:

@@ -9,31 +9,24 @@ import json
 import threading
 import time
 
-import pytest
 from PIL import Image
 
 from stockmind.config import Settings
-from stockmind.stream.ingestor import StreamIngestor
-from stockmind.stream.options import StreamOptions
-from stockmind.media.types import MediaType
-from stockmind.embed.models import SMALL_CLIP
-from stockmind.store import connect
 from stockmind.dev.synthetic import catalogue, render
 from stockmind.dev.synthetic_video import encode_video, slideshow
+from stockmind.embed.models import SMALL_CLIP
+from stockmind.media.keys import media_key
+from stockmind.media.types import MediaType
+from stockmind.store import connect
+from stockmind.stream.ingestor import StreamIngestor
+from stockmind.stream.options import StreamOptions
 
 TEST_MODEL = SMALL_CLIP
 # Short waits keep a drained test from idling: the queue is empty for good once uploads are done.
 FAST_OPTIONS = StreamOptions(idle_exit_s=3.0, receive_wait_s=1.0, load_threads=4, retry_base_s=1.0)
-
-
-@pytest.fixture(scope="session")
-def embedder_pool(ray_cluster):
-    """One embedder actor shared by the streaming tests (loading a torch actor takes seconds)."""
-    from stockmind.stream.embedders import EmbedderPool
-
-    pool = EmbedderPool(TEST_MODEL, size=1, num_cpus=0.25)
-    yield pool
-    pool.close()
+# The `embedder_pool` fixture lives in conftest.py. test_stream_poison.py (edited elsewhere just now) still
+# imports the name from here; a plain value does not shadow the fixture. Delete once that import goes.
+embedder_pool = None
 
 
 def stream_settings(stack_env: dict, database_url: str, **overrides) -> Settings:
@@ -42,11 +35,11 @@ def stream_settings(stack_env: dict, database_url: str, **overrides) -> Settings
 
 
 def image_key(client: str, sku: str, name: str, ext: str = "jpg") -> str:
-    return f"clients/{client}/products/{sku}/media/image/{name}.{ext}"
+    return media_key(client, sku, MediaType.IMAGE, f"{name}.{ext}")
 
 
 def video_key(client: str, sku: str, name: str, ext: str = "mp4") -> str:
-    return f"clients/{client}/products/{sku}/media/video/{name}.{ext}"
+    return media_key(client, sku, MediaType.VIDEO, f"{name}.{ext}")
 
 
 def jpeg_bytes(index: int, size: tuple[int, int] = (96, 96)) -> bytes:

@@ -22,7 +22,8 @@ JOB_TIMEOUT_S = 420
 
 def test_ray_job_submit_runs_the_backfill_on_the_stack_head(aws, local_stack, stack_env, database_url, tmp_path):
     uploaded = upload_catalogue(aws.s3, aws.bucket, "shop-job", images=2, with_video=False)
-    job_env = {name: os.environ[name] for name in (*FORWARDED_ENV, *CREDENTIALS, "S3_BUCKET_NAME") if os.environ.get(name)}
+    job_env = {name: os.environ[name] for name in (*FORWARDED_ENV, *CREDENTIALS, "S3_BUCKET_NAME")
+               if os.environ.get(name)}
     job_env["DATABASE_URL"] = database_url
     # The head runs `python` from its own PATH; on a cluster that is the cluster's Python, here the venv's.
     job_env["PATH"] = f"{Path(sys.executable).parent}:{os.environ['PATH']}"

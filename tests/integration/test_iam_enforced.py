@@ -243,7 +243,7 @@ def test_the_search_service_under_the_head_policy_presigns_and_embeds_unindexed_
     from stockmind.service.app import create_app
     from stockmind.service.resources import Resources
     from stockmind.store import connect
-    from tests.integration.service_fixtures import UvicornThread
+    from tests.integration.service.support import UvicornThread
 
     database_url = streamed[0]
     enforced.client("s3").put_object(Bucket=BUCKET, Key=UNINDEXED, Body=jpeg_bytes(11))

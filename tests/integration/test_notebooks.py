@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from stockmind.embed.models import SMALL_CLIP
 from stockmind.evaluation.notebook_runner import execute_notebook
 from stockmind.evaluation.outputs import read_metrics
-from stockmind.embed.models import SMALL_CLIP
 from stockmind.store import migrate
 from stockmind.store.queries import EXACT_SEARCH_MAX_ROWS
 
@@ -46,7 +46,8 @@ def run(name: str, out: Path, **parameters) -> dict:
 def retrieval_metrics(evaluation_database, local_stack, stack_env, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("notebooks")
     metrics = run("01_retrieval_quality", out, DATABASE_URL=evaluation_database, TENANTS=2, IMAGES_PER_TENANT=48,
-                  LABELS_PER_TENANT=8, VIDEOS_PER_TENANT=2, VIDEO_SECONDS=4, IMAGE_QUERIES_PER_TENANT=16, GALLERY_QUERIES=3)
+                  LABELS_PER_TENANT=8, VIDEOS_PER_TENANT=2, VIDEO_SECONDS=4, IMAGE_QUERIES_PER_TENANT=16,
+                  GALLERY_QUERIES=3)
     metrics["output"] = out / "01_retrieval_quality"
     return metrics
 

@@ -1,7 +1,6 @@
 """ObjectRemoved handling and whole-tenant deletion against a real PostgreSQL + pgvector."""
 
 from stockmind.store import PgVectorWriter, count_embeddings, count_media, embedded_media, search_vectors
-
 from tests.integration.store_factories import BUCKET, image_key, media, removal, unit, video_key
 
 

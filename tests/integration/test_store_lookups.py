@@ -5,7 +5,6 @@ import pytest
 
 from stockmind.store import connect, embedded_media, is_searchable
 from stockmind.store.partitions import partition_suffix
-
 from tests.integration.store_factories import BUCKET, image_key, media, removal, unit
 
 

@@ -2,16 +2,18 @@
 
 import numpy as np
 import pytest
+from psycopg import sql
 
 from stockmind.errors import InvalidVector
 from stockmind.media.types import MediaType
 from stockmind.store import (
-    PgVectorWriter, build_deferred_indexes, defer_indexes, search_vectors,
+    PgVectorWriter,
+    build_deferred_indexes,
+    defer_indexes,
+    partitions,
+    queries,
+    search_vectors,
 )
-from psycopg import sql
-
-from stockmind.store import partitions, queries
-
 from tests.integration.store_factories import DIM, image_key, media, near, unit, video_key
 
 

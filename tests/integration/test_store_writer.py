@@ -8,7 +8,6 @@ import pytest
 
 from stockmind.errors import InvalidVector
 from stockmind.store import PgVectorWriter, count_embeddings, count_media, embedded_media
-
 from tests.integration.store_factories import BUCKET, DIM, image_key, media, unit, video_key
 
 

@@ -10,12 +10,18 @@ from urllib.parse import unquote_plus
 
 import pytest
 
+from stockmind.store import connect, migrate
 from tests.integration.stream_support import (
-    FAST_OPTIONS, drain_dlq, embedder_pool, image_key, jpeg_bytes, put, run_ingestor, stream_settings, video_bytes,
+    FAST_OPTIONS,
+    drain_dlq,
+    image_key,
+    jpeg_bytes,
+    put,
+    run_ingestor,
+    stream_settings,
+    video_bytes,
     video_key,
 )
-
-from stockmind.store import connect, migrate
 
 ENVELOPES = ("direct", "sns", "eventbridge")
 OPTIONS = dataclasses.replace(FAST_OPTIONS, idle_exit_s=1.5)

@@ -3,9 +3,9 @@
 import pytest
 
 from stockmind.errors import MediaMissing, MediaTooLarge
-from stockmind.stream.fetch import ObjectFetcher
 from stockmind.media.events import S3Event
 from stockmind.media.types import EventKind
+from stockmind.stream.fetch import ObjectFetcher
 
 KEY = "clients/acme/products/sku-1/media/image/a.jpg"
 

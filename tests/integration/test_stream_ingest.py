@@ -1,17 +1,27 @@
 """The stream end to end on the real local stack: uploads become searchable rows, exactly once."""
 
-# embedder_pool is a fixture: imported so pytest finds it.
-
 import dataclasses
 
 import pytest
 
-from tests.integration.stream_support import (
-    FAST_OPTIONS, duplicate_queue_messages, embedder_pool, drain_dlq, image_key, jpeg_bytes, media_rows, put, queue_counts,
-    rows_per_key, run_ingestor, s3_test_event_body, stream_settings, upload_images, video_bytes, video_key,
-)
-
 from stockmind.media.types import MediaType
+from tests.integration.stream_support import (
+    FAST_OPTIONS,
+    drain_dlq,
+    duplicate_queue_messages,
+    image_key,
+    jpeg_bytes,
+    media_rows,
+    put,
+    queue_counts,
+    rows_per_key,
+    run_ingestor,
+    s3_test_event_body,
+    stream_settings,
+    upload_images,
+    video_bytes,
+    video_key,
+)
 
 
 def test_images_and_a_video_of_two_clients_become_rows_with_their_client_sku_type_and_timestamps(

@@ -8,8 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.stream_support import (  # embedder_pool is a fixture
-    TEST_MODEL, drain_dlq, embedder_pool, queue_counts, rows_per_key, run_ingestor, stream_settings, upload_images,
+from tests.integration.stream_support import (
+    TEST_MODEL,
+    drain_dlq,
+    queue_counts,
+    rows_per_key,
+    run_ingestor,
+    stream_settings,
+    upload_images,
     wait_for,
 )
 

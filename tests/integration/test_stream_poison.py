@@ -3,8 +3,17 @@
 import json
 
 from tests.integration.stream_support import (  # embedder_pool is a fixture
-    drain_dlq, embedder_pool, image_key, jpeg_bytes, jpeg_of_size, put, queue_counts, rows_per_key, run_ingestor,
-    stream_settings, video_bytes, video_key,
+    drain_dlq,
+    image_key,
+    jpeg_bytes,
+    jpeg_of_size,
+    put,
+    queue_counts,
+    rows_per_key,
+    run_ingestor,
+    stream_settings,
+    video_bytes,
+    video_key,
 )
 
 MAX_OBJECT_BYTES = 100_000  # every good object here is a few KB

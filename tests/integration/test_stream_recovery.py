@@ -6,9 +6,15 @@ import os
 import signal
 import time
 
-from tests.integration.stream_support import (  # embedder_pool is a fixture
-    FAST_OPTIONS, BackgroundIngestor, drain_dlq, embedder_pool, queue_counts, rows_per_key, stream_settings,
-    upload_images, wait_for,
+from tests.integration.stream_support import (
+    FAST_OPTIONS,
+    BackgroundIngestor,
+    drain_dlq,
+    queue_counts,
+    rows_per_key,
+    stream_settings,
+    upload_images,
+    wait_for,
 )
 
 OBJECTS = 24

@@ -5,7 +5,6 @@ import time
 import pytest
 
 from stockmind.stream.sqs_source import SqsSource
-
 from tests.integration.stream_support import queue_counts
 
 

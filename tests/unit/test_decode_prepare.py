@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from stockmind.decode.image import CLIP_MEAN, CLIP_STD, ImagePreprocessor
-from stockmind.errors import UndecodableMedia
-from stockmind.media.types import MediaType
 from stockmind.decode.prepare import PreparedMedia, prepare_media
 from stockmind.dev.synthetic_video import encode_video, slideshow
+from stockmind.errors import UndecodableMedia
+from stockmind.media.types import MediaType
 from tests.unit import image_corpus as corpus
 
 COLOURS = [(230, 20, 20), (20, 200, 40), (30, 40, 230)]

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stockmind.errors import UndecodableMedia
-from stockmind.dev.synthetic_video import encode_video, slideshow
 from stockmind.decode.video import frame_indices, sample_frames
+from stockmind.dev.synthetic_video import encode_video, slideshow
+from stockmind.errors import UndecodableMedia
 
 COLOURS = [(230, 20, 20), (20, 200, 40), (30, 40, 230), (240, 220, 30)]  # seconds 0, 1, 2, 3
 FPS = 10

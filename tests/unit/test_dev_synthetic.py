@@ -4,8 +4,17 @@ import numpy as np
 import pytest
 
 from stockmind import synthetic
-from stockmind.dev.synthetic import (BACKGROUNDS, COLORS, SHAPES, Item, catalogue, held_out_shots,
-                                 query_caption, render, shots)
+from stockmind.dev.synthetic import (
+    BACKGROUNDS,
+    COLORS,
+    SHAPES,
+    Item,
+    catalogue,
+    held_out_shots,
+    query_caption,
+    render,
+    shots,
+)
 
 
 def test_caption_names_colour_shape_and_background():

@@ -9,10 +9,10 @@ import pytest
 import torch
 from transformers import CLIPImageProcessor
 
-from stockmind.embed.embedder import ClipEmbedder
-from stockmind.errors import ConfigError
-from stockmind.embed.models import SMALL_CLIP, resolve_model
 from stockmind.dev.synthetic import Item, render
+from stockmind.embed.embedder import ClipEmbedder
+from stockmind.embed.models import SMALL_CLIP, resolve_model
+from stockmind.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

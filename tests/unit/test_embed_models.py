@@ -43,8 +43,8 @@ def test_empty_names_are_rejected(name):
 
 @pytest.mark.slow
 def test_random_vit_b32_has_the_production_shape_and_loads_through_the_embedder(tmp_path):
-    from stockmind.embed.embedder import ClipEmbedder
     from stockmind.dev.checkpoints import build_random_vit_b32
+    from stockmind.embed.embedder import ClipEmbedder
 
     folder = build_random_vit_b32(tmp_path / "vit-b32")
     config = json.loads((Path(folder) / "config.json").read_text())

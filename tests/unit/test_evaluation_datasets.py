@@ -1,8 +1,8 @@
 import pytest
 
+from stockmind.decode.video import sample_frames
 from stockmind.evaluation.datasets import Dataset, LabelledMedia, read_manifest, read_text, synthetic_dataset
 from stockmind.media.types import MediaType
-from stockmind.decode.video import sample_frames
 
 VIDEO_KEY = "clients/acme/products/SKU-1/media/video/reel.mp4"
 IMAGE_KEY = "clients/acme/products/SKU-2/media/image/a.jpg"

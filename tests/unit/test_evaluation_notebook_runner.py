@@ -9,7 +9,8 @@ from stockmind.evaluation.outputs import Outputs, read_metrics
 
 
 def _notebook(*tags_per_cell):
-    cells = [nbformat.v4.new_code_cell(f"x{i} = {i}", metadata={"tags": list(tags)}) for i, tags in enumerate(tags_per_cell)]
+    cells = [nbformat.v4.new_code_cell(f"x{i} = {i}", metadata={"tags": list(tags)})
+             for i, tags in enumerate(tags_per_cell)]
     return nbformat.v4.new_notebook(cells=cells)
 
 

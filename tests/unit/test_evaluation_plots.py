@@ -40,5 +40,6 @@ def test_histograms_stacked_stages_and_grouped_bars_draw_one_panel_per_series():
     assert len(plots.latency_histograms({"SQL": [0.01, 0.02], "total": [0.1, 0.2]}, "t").axes) == 2
     fig = plots.stacked_stages(["batch 0", "batch 1"], {"fetch": [1, 2], "embed": [3, 4]}, "s", "t")
     assert len(fig.axes[0].patches) == 4
-    rows = [{"client_id": c, "scope": s, "recall@1": 0.5, "recall@5": 0.9} for c in ("a", "b") for s in ("all", "image")]
+    rows = [{"client_id": c, "scope": s, "recall@1": 0.5, "recall@5": 0.9}
+            for c in ("a", "b") for s in ("all", "image")]
     assert len(plots.grouped_bars(rows, "client_id", "scope", ["recall@1", "recall@5"], "t").axes) == 2

@@ -19,11 +19,12 @@ def test_retrieval_reading_states_the_measured_values_and_names_a_lagging_tenant
 
 
 def test_index_reading_finds_the_first_ef_search_reaching_95_percent():
+    tenant = {"client_id": "t", "rows": 5000}
     points = [
-        {"client_id": "t", "rows": 5000, "method": "exact", "ef_search": None, "recall": 1.0, "p50_ms": 9.0, "p95_ms": 10.0},
-        {"client_id": "t", "rows": 5000, "method": "hnsw", "ef_search": 40, "recall": 0.9, "p50_ms": 1.0, "p95_ms": 2.0},
-        {"client_id": "t", "rows": 5000, "method": "hnsw", "ef_search": 80, "recall": 0.97, "p50_ms": 1.5, "p95_ms": 2.0},
-        {"client_id": "t", "rows": 5000, "method": "deployed", "ef_search": None, "recall": 0.99, "p50_ms": 2.0, "p95_ms": 3.0},
+        {**tenant, "method": "exact", "ef_search": None, "recall": 1.0, "p50_ms": 9.0, "p95_ms": 10.0},
+        {**tenant, "method": "hnsw", "ef_search": 40, "recall": 0.9, "p50_ms": 1.0, "p95_ms": 2.0},
+        {**tenant, "method": "hnsw", "ef_search": 80, "recall": 0.97, "p50_ms": 1.5, "p95_ms": 2.0},
+        {**tenant, "method": "deployed", "ef_search": None, "recall": 0.99, "p50_ms": 2.0, "p95_ms": 3.0},
     ]
     text = readings.index(points, 10)
     assert "ef_search 80" in text

@@ -1,14 +1,21 @@
 import pytest
 
 from stockmind.evaluation.datasets import Dataset, LabelledMedia
-from stockmind.evaluation.retrieval import (ALL_MEDIA, EVERY_TENANT, image_to_image, precision_table, recall_table,
-                                            text_to_image)
+from stockmind.evaluation.retrieval import (
+    ALL_MEDIA,
+    EVERY_TENANT,
+    image_to_image,
+    precision_table,
+    recall_table,
+    text_to_image,
+)
+from stockmind.media.keys import media_key
 from stockmind.media.types import MediaType
 from stockmind.service.search import Filters, SearchResult
 
 
 def _image(client, sku, label):
-    return LabelledMedia(f"clients/{client}/products/{sku}/media/image/p.jpg", MediaType.IMAGE, (label,))
+    return LabelledMedia(media_key(client, sku, MediaType.IMAGE, "p.jpg"), MediaType.IMAGE, (label,))
 
 
 VIDEO = LabelledMedia("clients/a/products/V/media/video/reel.mp4", MediaType.VIDEO, ("red circle", "blue star"))

@@ -6,7 +6,8 @@ from stockmind.config import Settings
 from stockmind.service.app import create_app
 from stockmind.service.resources import ResourceSlot
 
-SETTINGS = Settings.from_env({"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "STOCKMIND_MAX_UPLOAD_BYTES": "1000"})
+SETTINGS = Settings.from_env({"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+                              "STOCKMIND_MAX_UPLOAD_BYTES": "1000"})
 
 
 def starting_client() -> TestClient:

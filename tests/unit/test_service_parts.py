@@ -3,9 +3,9 @@
 import pytest
 
 from stockmind.config import Settings
-from stockmind.service.search import MAX_QUERY_CHARS, Timings, normalised_query
-from stockmind.service.routes.search import server_timing
 from stockmind.ray_env import forwarded_env
+from stockmind.service.routes.search import server_timing
+from stockmind.service.search import MAX_QUERY_CHARS, Timings, normalised_query
 
 
 def test_server_timing_is_milliseconds_per_stage():

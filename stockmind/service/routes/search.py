@@ -13,12 +13,12 @@ from starlette.concurrency import run_in_threadpool
 
 from stockmind.config import Settings
 from stockmind.media.types import MediaType
-from stockmind.service.search import MAX_QUERY_CHARS, Filters, SearchResult, Timings, normalised_query
 from stockmind.service.auth import ClientId
 from stockmind.service.deps import ResourcesDep
 from stockmind.service.errors import ApiError
 from stockmind.service.routes.models import Result, SearchResponse, SimilarTo
 from stockmind.service.routes.uploads import FIELD, read_upload
+from stockmind.service.search import MAX_QUERY_CHARS, Filters, SearchResult, Timings, normalised_query
 
 MAX_SKU_CHARS = 255
 MAX_FORM_FIELDS = 4

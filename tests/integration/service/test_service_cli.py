@@ -6,7 +6,7 @@ import json
 import pytest
 
 from stockmind.commands import search as search_command
-from tests.integration.service_fixtures import indexed_service, new_photo, owned_by, service  # noqa: F401 (fixtures)
+from tests.integration.service.support import new_photo, owned_by
 
 pytestmark = pytest.mark.slow
 

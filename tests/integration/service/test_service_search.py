@@ -4,9 +4,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.integration.service_fixtures import (
-    VIDEO_SECONDS_EACH, indexed_service, new_photo, result_keys, service,  # noqa: F401 (fixtures)
-)
+from tests.integration.service.support import VIDEO_SECONDS_EACH, new_photo, result_keys
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +50,8 @@ def test_a_video_is_found_at_the_right_moment(service):
 
 
 def test_more_like_this_finds_the_other_shot_and_leaves_out_the_source(service):
-    source = next(k for k, item in service.catalogue.images["acme"].items() if (item.color, item.shape) == ("yellow", "triangle"))
+    source = next(k for k, item in service.catalogue.images["acme"].items()
+                  if (item.color, item.shape) == ("yellow", "triangle"))
     with service.client("acme") as api:
         response = api.post("/v1/search/image", params={"k": 4}, json={"key": source})
     keys = result_keys(response)

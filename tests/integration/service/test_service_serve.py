@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from stockmind.local.ports import LOOPBACK, free_port
-from tests.integration.service_fixtures import indexed_service, owned_by, result_keys, service  # noqa: F401 (fixtures)
+from tests.integration.service.support import owned_by, result_keys
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,7 @@ import itertools
 import pytest
 
 from stockmind.dev.synthetic import Item
-from tests.integration.service_fixtures import (
-    CLIENTS, GLOBEX_ONLY, indexed_service, jpeg, owned_by, result_keys, service, sku_of,  # noqa: F401 (fixtures)
-)
+from tests.integration.service.support import CLIENTS, GLOBEX_ONLY, jpeg, owned_by, result_keys, sku_of
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,7 @@ import pytest
 from PIL import Image
 
 from stockmind.dev.synthetic import Item
-from tests.integration.service_fixtures import (  # noqa: F401 (fixtures)
-    MAX_UPLOAD_BYTES, indexed_service, jpeg, service,
-)
+from tests.integration.service.support import MAX_UPLOAD_BYTES, jpeg
 
 pytestmark = pytest.mark.slow
 
@@ -60,11 +58,11 @@ def test_the_same_key_works_until_it_is_revoked(service):
     from stockmind.store import connect
 
     with connect(service.settings.database_url) as conn:
-        minted = keys.create_key(conn, "acme", "short-lived")
+        minted = api_keys.create_key(conn, "acme", "short-lived")
         headers = {"X-API-Key": minted.token}
         with service.client(None) as api:
             assert api.get("/v1/search", params={"q": "a red circle"}, headers=headers).status_code == 200
-            keys.revoke_key(conn, minted.key.key_id)
+            api_keys.revoke_key(conn, minted.key.key_id)
             assert_json_error(api.get("/v1/search", params={"q": "a red circle"}, headers=headers), 401)
 
 

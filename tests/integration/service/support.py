@@ -1,6 +1,6 @@
-"""Fixtures for the search service tests: two tenants with overlapping catalogues, indexed with our
-small CLIP (vectors written with the store's writer, objects uploaded to the local S3), API keys,
-and the real app served by uvicorn on a free loopback port.
+"""The search service tests' catalogue and result checks: two tenants with overlapping catalogues,
+indexed with our small CLIP (vectors written with the store's writer, objects uploaded to the local S3).
+The running service and its API keys are fixtures, in conftest.py.
 
 Both tenants hold the same products under the same SKUs and file names (only the client segment of
 the key differs), so any leak across tenants shows up as a foreign key in some result.
@@ -13,23 +13,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import boto3
 import httpx
-import pytest
 import uvicorn
 
 from stockmind.config import Settings
-from stockmind.local.aws_topology import create_topology
-from stockmind.local.ports import LOOPBACK, free_port
-from stockmind.media.keys import parse_media_key
 from stockmind.decode.prepare import prepare_media
-from stockmind.service.search import Searcher
-from stockmind.service import api_keys
-from stockmind.service.app import create_app
-from stockmind.service.resources import Resources
-from stockmind.store import MediaVectors, PgVectorWriter, connect, migrate
 from stockmind.dev.synthetic import Item, render
 from stockmind.dev.synthetic_video import encode_video, slideshow
+from stockmind.local.ports import LOOPBACK
+from stockmind.media.keys import media_key, parse_media_key
+from stockmind.media.types import MediaType
+from stockmind.service.search import Searcher
+from stockmind.store import MediaVectors, PgVectorWriter
 
 CLIENTS = ("acme", "globex")
 COLORS = ("red", "blue", "green", "yellow")
@@ -56,21 +51,6 @@ class Catalogue:
 
     def keys_of(self, client: str) -> set[str]:
         return set(self.images[client]) | {self.videos[client]}
-
-
-@dataclass
-class Service:
-    url: str
-    settings: Settings
-    searcher: Searcher
-    catalogue: Catalogue
-    tokens: dict[str, str]  # client (or "revoked") → API key
-    s3: object
-    env: dict[str, str]  # the environment the settings were read from
-
-    def client(self, who: str | None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
 
 def sku_of(item: Item) -> str:
@@ -112,10 +92,10 @@ def index_catalogue(settings: Settings, searcher: Searcher, s3, bucket: str) -> 
     for client in CLIENTS:
         catalogue.images[client] = {}
         for item, seed in catalogue_items(client):
-            key = f"clients/{client}/products/{sku_of(item)}/media/image/shot-{seed % 100}.jpg"
+            key = media_key(client, sku_of(item), MediaType.IMAGE, f"shot-{seed % 100}.jpg")
             catalogue.images[client][key] = item
             catalogue.objects[key] = (jpeg(item, seed), "image/jpeg")
-        key = f"clients/{client}/products/sku-video-1/media/video/showreel.mp4"
+        key = media_key(client, "sku-video-1", MediaType.VIDEO, "showreel.mp4")
         catalogue.videos[client] = key
         catalogue.objects[key] = (video, "video/mp4")
     upload_objects(catalogue, s3, bucket)
@@ -138,12 +118,13 @@ def _embedded(searcher: Searcher, bucket: str, key: str, data: bytes, settings: 
                         size=len(data))
 
 
-def mint_tokens(database_url: str) -> dict[str, str]:
-    with connect(database_url) as conn:
-        tokens = {client: api_keys.create_key(conn, client, "tests").token for client in CLIENTS}
-        revoked = api_keys.create_key(conn, "acme", "revoked in tests")
-        api_keys.revoke_key(conn, revoked.key.key_id)
-    return {**tokens, "revoked": revoked.token}
+def result_keys(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [result["key"] for result in response.json()["results"]]
+
+
+def owned_by(client: str, keys_: list[str]) -> bool:
+    return all(parse_media_key(key).client_id == client for key in keys_)
 
 
 class UvicornThread:
@@ -165,48 +146,3 @@ class UvicornThread:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
-
-
-def service_env(stack_env: dict[str, str], database_url: str) -> dict[str, str]:
-    return {**stack_env, "DATABASE_URL": database_url, "STOCKMIND_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)}
-
-
-@pytest.fixture(scope="session")
-def indexed_service(local_stack, stack_env):
-    """The service over a fresh database holding both tenants' catalogues, for the whole session."""
-    name = f"svc_{int(time.time() * 1000) % 10**9}_{free_port()}"
-    database_url = local_stack.postgres.create_database(name)
-    migrate(database_url)
-    env = service_env(stack_env, database_url)
-    settings = Settings.from_env(env)
-    s3 = boto3.client("s3")
-    create_topology(s3, boto3.client("sqs"), local_stack.bucket, local_stack.region)
-    resources = Resources.open(settings)
-    try:
-        catalogue = index_catalogue(settings, resources.searcher, s3, local_stack.bucket)
-        tokens = mint_tokens(database_url)
-        with UvicornThread(create_app(settings, resources), free_port()) as running:
-            host, port = running.server.config.host, running.server.config.port
-            yield Service(f"http://{host}:{port}", settings, resources.searcher, catalogue, tokens, s3, env)
-    finally:
-        resources.close()
-        local_stack.postgres.drop_database(name)
-
-
-@pytest.fixture(scope="module")
-def service(indexed_service, local_stack):
-    """`indexed_service` with its objects put back: other modules' tests reset the shared S3 server."""
-    s3 = indexed_service.s3
-    create_topology(s3, boto3.client("sqs"), local_stack.bucket, local_stack.region)
-    upload_objects(indexed_service.catalogue, s3, local_stack.bucket)
-    return indexed_service
-
-
-def result_keys(response: httpx.Response) -> list[str]:
-    assert response.status_code == 200, response.text
-    return [result["key"] for result in response.json()["results"]]
-
-
-def owned_by(client: str, keys_: list[str]) -> bool:
-    return all(parse_media_key(key).client_id == client for key in keys_)
-

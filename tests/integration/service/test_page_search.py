@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.integration.service_fixtures import indexed_service, new_photo, owned_by, service  # noqa: F401 (fixtures)
+from tests.integration.service.support import new_photo, owned_by
 
 pytestmark = pytest.mark.slow
 
