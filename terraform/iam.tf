@@ -6,7 +6,8 @@
 # enforcement: one source of truth for what each node may do.
 #
 #   worker.json.tftpl  what the code does on any node: read media (the exact version an event names),
-#                      list it for the backfill, consume the queue, send poison to the DLQ, write logs.
+#                      list it for the backfill, consume the queue, send poison to the DLQ, read the
+#                      database secret, write logs.
 #   head.json.tftpl    what only the head does: launch, tag and terminate the cluster's workers and
 #                      hand them the worker role.
 #
@@ -20,6 +21,8 @@ locals {
     queue_arn      = aws_sqs_queue.this.arn
     dlq_arn        = aws_sqs_queue.dlq.arn
     log_group_arns = [aws_cloudwatch_log_group.worker.arn, aws_cloudwatch_log_group.application.arn]
+    # DATABASE_URL's password: read at start by whatever opens the store (drivers, writers, replicas).
+    database_secret_arn = var.database_secret_arn
   })
 
   head_policy = templatefile("${path.module}/policies/head.json.tftpl", {

@@ -55,12 +55,14 @@ class PolicyResources:
     region: str = "us-east-1"
     account_id: str = "123456789012"
     media_prefix: str = "clients/"
+    database_secret_arn: str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:stock-mind/database-AbCdEf"
     cluster_name: str = "stockmind"
 
     def worker_policy(self) -> dict:
         return render_policy("worker", {
             "bucket_arn": self.bucket_arn, "media_prefix": self.media_prefix, "queue_arn": self.queue_arn,
             "dlq_arn": self.dlq_arn, "log_group_arns": list(self.log_group_arns),
+            "database_secret_arn": self.database_secret_arn,
         })
 
     def head_policy(self) -> dict:

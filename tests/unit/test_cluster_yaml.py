@@ -19,10 +19,9 @@ from tests.unit.terraform_iac import attr, terraform_module
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_YAML = REPO / "cluster.yaml"
-NODE_ENV = ["SQS_QUEUE_URL", "S3_BUCKET_NAME", "AWS_REGION", "DATABASE_URL", "STOCKMIND_DATABASE_SECRET_ARN"]
+NODE_ENV = ["SQS_QUEUE_URL", "S3_BUCKET_NAME", "AWS_REGION", "DATABASE_URL", "STOCKMIND_DLQ_URL",
+            "STOCKMIND_DATABASE_SECRET_ARN"]
 GPU_FAMILIES = re.compile(r"^(g[4-6][a-z]*|p[3-5][a-z]*)\.")
-# Added to terraform/outputs.tf with the head's role in terraform/iam.tf (issue #15, IAM part).
-HEAD_PROFILE_OUTPUT = "head_instance_profile_name"
 
 _spec = importlib.util.spec_from_file_location("render_cluster_yaml", REPO / "scripts" / "render_cluster_yaml.py")
 render_cluster_yaml = importlib.util.module_from_spec(_spec)
@@ -102,8 +101,8 @@ def test_every_node_type_gets_the_terraform_group_profile_and_template(rendered)
 
 def test_every_value_filled_in_is_a_terraform_output(raw):
     outputs = {name for _, block in terraform_module().blocks("output") for name in block}
-    assert render_cluster_yaml.placeholders(raw) - outputs <= {HEAD_PROFILE_OUTPUT}
-    assert HEAD_PROFILE_OUTPUT in render_cluster_yaml.placeholders(raw)
+    assert render_cluster_yaml.placeholders(raw) <= outputs
+    assert "head_instance_profile_name" in render_cluster_yaml.placeholders(raw)
 
 
 def test_terraform_defaults_name_what_cluster_yaml_expects():

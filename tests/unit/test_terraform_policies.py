@@ -45,8 +45,11 @@ def test_worker_policy_grants_what_the_stream_backfill_service_and_log_handler_c
         | {(a, queue) for a in ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                                 "sqs:GetQueueAttributes"]}
         | {("sqs:SendMessage", dlq)}
+        # DATABASE_URL's password, read at start by whatever opens the store.
+        | {("secretsmanager:GetSecretValue", RESOURCES.database_secret_arn)}
         # watchtower with create_log_group=False: PutLogEvents, and CreateLogStream when a stream is new.
-        | {(a, f"{group}:*") for a in ["logs:CreateLogStream", "logs:PutLogEvents"] for group in RESOURCES.log_group_arns}
+        | {(a, f"{group}:*") for a in ["logs:CreateLogStream", "logs:PutLogEvents"]
+           for group in RESOURCES.log_group_arns}
     )
 
 

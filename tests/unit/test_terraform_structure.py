@@ -115,6 +115,7 @@ def test_iam_tf_renders_each_policy_template_with_its_resources(tf):
         "queue_arn": "${aws_sqs_queue.this.arn}",
         "dlq_arn": "${aws_sqs_queue.dlq.arn}",
         "log_group_arns": ["${aws_cloudwatch_log_group.worker.arn}", "${aws_cloudwatch_log_group.application.arn}"],
+        "database_secret_arn": "${var.database_secret_arn}",
     })
     assert policy_template_arguments(tf, "head_policy") == ("head", {
         "partition": "${local.partition}",
@@ -230,7 +231,8 @@ def test_no_inbound_rule_is_open_to_the_internet(tf):
 def test_ray_traffic_flows_only_between_members_of_the_group(tf):
     for direction in ["ingress", "egress"]:
         (ray,) = [r for r in rules(tf, direction).values() if r.get("self") == [True]]
-        assert (attr(ray, "from_port"), attr(ray, "to_port")) == ("${local.ray_port_range.from}", "${local.ray_port_range.to}")
+        assert (attr(ray, "from_port"), attr(ray, "to_port")) == ("${local.ray_port_range.from}",
+                                                                   "${local.ray_port_range.to}")
         assert "cidr_blocks" not in ray
 
 
