@@ -25,7 +25,8 @@ APPLICATION_LOG_GROUP = "/aws/ec2/stock-mind/application"
 
 
 def notification_suffixes() -> list[str]:
-    """S3 suffix filters are case-sensitive: every suffix an S3 notification filter needs, lower- and upper-case, without repeats."""
+    """S3 suffix filters are case-sensitive: every suffix an S3 notification filter needs, lower- and upper-case,
+    without repeats."""
     suffixes = [s for group in MEDIA_SUFFIXES.values() for s in group]
     return list(dict.fromkeys(suffixes + [s.upper() for s in suffixes]))
 

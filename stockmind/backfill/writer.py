@@ -83,7 +83,8 @@ class MediaWriter:
         order = sorted(partial.vectors)
         identity = partial.identity
         modified_s = identity["modified_s"]
-        meta = ObjectMeta(identity["bucket"], identity["key"], identity["etag"], identity["version_id"], identity["size"],
+        meta = ObjectMeta(identity["bucket"], identity["key"], identity["etag"], identity["version_id"],
+                          identity["size"],
                           None if modified_s is None else datetime.fromtimestamp(modified_s, timezone.utc))
         return MediaVectors.from_object(meta, parse_media_key(meta.key), self._model_id,
                                         np.stack([partial.vectors[n] for n in order]),

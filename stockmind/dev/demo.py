@@ -46,7 +46,8 @@ def main(args: argparse.Namespace) -> int:
 
     step(f"uploading a synthetic catalogue for {', '.join(CLIENTS)}")
     s3, sqs = boto3.client("s3"), boto3.client("sqs")
-    uploads = {client: upload_catalogue(s3, stack.bucket, client, args.images, seed=i) for i, client in enumerate(CLIENTS)}
+    uploads = {client: upload_catalogue(s3, stack.bucket, client, args.images, seed=i)
+               for i, client in enumerate(CLIENTS)}
     for client, media in uploads.items():
         print(f"  {client}: {len(media)} objects, e.g. {media[0].key}")
     print(f"  messages queued: ~{queue_depth(sqs, stack.queue_url)}")

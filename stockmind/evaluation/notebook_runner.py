@@ -40,7 +40,8 @@ def parameter_defaults(notebook: nbformat.NotebookNode) -> dict:
     cells = [cell for cell in notebook.cells if PARAMETERS_TAG in cell.metadata.get("tags", [])]
     defaults = {}
     for statement in ast.parse(cells[0].source).body if cells else []:
-        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
+        if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)):
             try:
                 defaults[statement.targets[0].id] = ast.literal_eval(statement.value)
             except ValueError:
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Execute an evaluation notebook headless.")
     parser.add_argument("notebook", type=Path)
     parser.add_argument("-p", "--parameter", type=_parameter, action="append", default=[],
-                        help="NAME=PYTHON_LITERAL, e.g. -p IMAGES_PER_TENANT=48 -p MODEL='\"openai/clip-vit-base-patch32\"'")
+                        help="NAME=PYTHON_LITERAL, e.g. -p IMAGES_PER_TENANT=48 "
+                             "-p MODEL='\"openai/clip-vit-base-patch32\"'")
     parser.add_argument("--save", type=Path, help="write the executed notebook (with outputs) here")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
     args = parser.parse_args(argv)

@@ -51,7 +51,8 @@ def index(points: list[dict], k: int) -> str:
         good = next((p for p in curve if p["recall"] >= 0.95), None)
         reach = (f"reaches 95 % recall@{k} at ef_search {good['ef_search']} ({good['p50_ms']:.1f} ms p50)"
                  if good else f"stays below 95 % recall@{k} up to ef_search {curve[-1]['ef_search']}")
-        text = (f"- **{client_id}** ({exact['rows']} rows): exact search takes {exact['p50_ms']:.1f} ms p50; HNSW {reach}.")
+        text = (f"- **{client_id}** ({exact['rows']} rows): exact search takes {exact['p50_ms']:.1f} ms p50; "
+                f"HNSW {reach}.")
         if deployed:
             text += (f" As deployed, search returns {_pct(deployed['recall'])} of the exact top {k} in "
                      f"{deployed['p50_ms']:.1f} ms p50.")
@@ -80,7 +81,8 @@ def ingest(totals: dict[str, float], wall_s: float, lag: dict | None) -> str:
         f"- In-process, {int(totals['media'])} media ({int(totals['rows'])} vectors) went through in "
         f"{wall_s:.1f} s: {totals['media'] / wall_s:.1f} media/s, {totals['rows'] / wall_s:.1f} vectors/s.",
         f"- **{busiest}** takes the largest share ({_pct(stages[busiest] / spent if spent else 0.0)} of stage time): "
-        "it is the stage to scale first (more embedder actors or a GPU for embed, more loader threads for fetch/decode).",
+        "it is the stage to scale first (more embedder actors or a GPU for embed, "
+        "more loader threads for fetch/decode).",
     ]
     if lag:
         lines.append(f"- Put → searchable through the streaming job: {lag['p50_ms'] / 1000:.2f} s at the median, "

@@ -99,4 +99,5 @@ def _drop_test_events(sqs, queue_url: str) -> None:
         if '"s3:TestEvent"' in message["Body"]:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         else:
-            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"],
+                                          VisibilityTimeout=0)

@@ -84,7 +84,8 @@ class EmbeddedPostgres:
 
     def drop_database(self, name: str) -> None:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name)))
+            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                         .format(psycopg.sql.Identifier(name)))
 
     def _grant_server_user(self) -> None:
         if os.geteuid() != 0:

@@ -54,7 +54,8 @@ class RayHead:
             if returncode == 0:
                 return head
             head.stop()
-            log.warning("`ray start --head` failed (%s), attempt %d of %d; see %s", returncode, attempt, attempts, log_path)
+            log.warning("`ray start --head` failed (%s), attempt %d of %d; see %s",
+                        returncode, attempt, attempts, log_path)
         raise RuntimeError(f"`ray start --head` failed {attempts} times; see {log_path}")
 
     @classmethod

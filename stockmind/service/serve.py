@@ -72,6 +72,6 @@ def deploy(settings: Settings, host: str, port: int, replicas: int = 1, num_gpus
     if not ray.is_initialized():
         ray.init(address=settings.ray_address or "auto", logging_level="WARNING")
     serve.start(http_options={"host": host, "port": port})
-    serve.run(build(settings, replicas, num_gpus, env=forwarded_env(settings=settings)), name=APP_NAME, route_prefix="/",
-              blocking=blocking)
+    serve.run(build(settings, replicas, num_gpus, env=forwarded_env(settings=settings)), name=APP_NAME,
+              route_prefix="/", blocking=blocking)
     log.info("deployed %s with %d replica(s) at http://%s:%d/", APP_NAME, replicas, host, port)

@@ -1,7 +1,8 @@
 """Bulk loads (backfills): fill partitions without their HNSW index, then build each index once.
 
-Inserting into an HNSW-indexed table is more than ten times slower than into an unindexed one, so a backfill writes with `PgVectorWriter(url, bulk=True)` (new tenants get a deferred
-index), optionally after `defer_indexes` for tenants it reloads at scale, and finishes with
+Inserting into an HNSW-indexed table is more than ten times slower than into an unindexed one, so
+a backfill writes with `PgVectorWriter(url, bulk=True)` (new tenants get a deferred index),
+optionally after `defer_indexes` for tenants it reloads at scale, and finishes with
 `build_deferred_indexes`.
 """
 

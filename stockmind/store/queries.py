@@ -106,7 +106,8 @@ def search_vectors(
         if len(rows) >= k or fetched < fetch or fetch >= MAX_FETCH:
             break
         fetch = min(fetch * OVERFETCH, MAX_FETCH)
-    return [SearchHit(key, bucket, sku_, MediaType(mt), float(score), ts) for key, bucket, sku_, mt, score, ts, _ in rows]
+    return [SearchHit(key, bucket, sku_, MediaType(mt), float(score), ts)
+            for key, bucket, sku_, mt, score, ts, _ in rows]
 
 
 def _run(conn, plan: _Plan, client_id, query, k, fetch, sku, media_type) -> list[tuple]:

@@ -4,8 +4,8 @@ Append new migrations; never edit one that has shipped. Why the tables look as t
 
 - `media` and `embeddings` are LIST-partitioned by `client_id`: each tenant gets its own pair of
   tables (created on its first write, see `partitions.py`) and its own HNSW index, so a search runs
-  on that tenant's rows alone (a shared index with a `client_id` filter loses recall: bench/store.py measures the naive design beside
-  this one).
+  on that tenant's rows alone (a shared index with a `client_id` filter loses recall: bench/store.py
+  measures the naive design beside this one).
 - `embedding` is an untyped `halfvec`: models differ in dimension, so each tenant partition gets one
   partial expression index per model, `((embedding::halfvec(D))) WHERE model_id = '<model>'`.
   `halfvec` halves the table and index size (and speeds index builds) versus `vector`; for unit

@@ -35,8 +35,10 @@ from stockmind.store.validation import check_dim, checked_batch
 
 log = logging.getLogger(__name__)
 
-_MEDIA_FIELDS = "client_id, bucket, key, sku, media_type, etag, version_id, sequencer, event_time, size, model_id, frame_count"
-_MEDIA_FIELD_TYPES = ["text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "int8", "text", "int4"]
+_MEDIA_FIELDS = ("client_id, bucket, key, sku, media_type, etag, version_id, sequencer, event_time, size, model_id, "
+                 "frame_count")
+_MEDIA_FIELD_TYPES = ["text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "int8", "text",
+                      "int4"]
 
 _NEW_MEDIA_IDS = "SELECT nextval('media_id_seq') FROM generate_series(1, %s)"
 _COPY_NEW_MEDIA = f"COPY media (media_id, status, {_MEDIA_FIELDS}) FROM STDIN WITH (FORMAT BINARY)"
@@ -131,7 +133,8 @@ class PgVectorWriter:
                 stored, fields = self._insert_new_media(conn, chosen, matrices)
             else:
                 changed = self._upsert_media(conn, chosen)
-                deletes.delete_vectors(conn, [(i.ref.client_id, media_id) for i, media_id, replaced in changed if replaced])
+                deletes.delete_vectors(conn, [(i.ref.client_id, media_id)
+                                              for i, media_id, replaced in changed if replaced])
                 stored = [(i, media_id) for i, media_id, _ in changed]
                 fields = _encoded(stored, matrices)
             rows = self._copy_vectors(conn, stored, fields)
@@ -220,7 +223,8 @@ class PgVectorWriter:
             for item, media_id in stored:
                 client_id, sku, media_type = item.ref.client_id, item.ref.sku, str(item.ref.media_type)
                 for frame_no, timestamp in enumerate(item.timestamps):
-                    copy.write_row((client_id, media_id, frame_no, timestamp, sku, media_type, item.model_id, next(fields)))
+                    copy.write_row((client_id, media_id, frame_no, timestamp, sku, media_type, item.model_id,
+                                    next(fields)))
         return sum(len(item.timestamps) for item, _ in stored)
 
 

@@ -160,7 +160,8 @@ _sequence = iter(range(1, 10**9))
 
 def s3_event(name: str, bucket: str, key: str, version_id: str, etag: str | None = None,
              size: int | None = None) -> str:
-    obj = {"key": quote_plus(key), "versionId": version_id, "sequencer": f"{int(time.time() * 1e6):X}{next(_sequence):08X}"}
+    obj = {"key": quote_plus(key), "versionId": version_id,
+           "sequencer": f"{int(time.time() * 1e6):X}{next(_sequence):08X}"}
     if etag is not None:
         obj.update(eTag=etag.strip('"'), size=size)
     record = {

@@ -24,9 +24,6 @@ from stockmind.stream.options import StreamOptions
 TEST_MODEL = SMALL_CLIP
 # Short waits keep a drained test from idling: the queue is empty for good once uploads are done.
 FAST_OPTIONS = StreamOptions(idle_exit_s=3.0, receive_wait_s=1.0, load_threads=4, retry_base_s=1.0)
-# The `embedder_pool` fixture lives in conftest.py. test_stream_poison.py (edited elsewhere just now) still
-# imports the name from here; a plain value does not shadow the fixture. Delete once that import goes.
-embedder_pool = None
 
 
 def stream_settings(stack_env: dict, database_url: str, **overrides) -> Settings:

@@ -35,9 +35,11 @@ REPO = Path(__file__).resolve().parents[2]
 DOCUMENTS = ("README.md", "docs/deploy.md", "notebooks/README.md")
 COMMAND_TIMEOUT_S = 420  # the slowest, the small notebook run, takes ~2 min on a loaded 2-core machine
 # Variables that name a deployment (or a stack) of the caller's: a fresh shell has none of them.
-CALLER_VARIABLES = re.compile(r"^(AWS_|STOCKMIND_|RAY_|SQS_|S3_|DATABASE_URL$|EMBEDDING_SERVICE_URL$|PYTHONPATH$|VIRTUAL_ENV$)")
+CALLER_VARIABLES = re.compile(r"^(AWS_|STOCKMIND_|RAY_|SQS_|S3_|DATABASE_URL$|EMBEDDING_SERVICE_URL$|"
+                              r"PYTHONPATH$|VIRTUAL_ENV$)")
 
-COMMANDS = [(document, command) for document in DOCUMENTS for command in documented_commands((REPO / document).read_text())]
+COMMANDS = [(document, command) for document in DOCUMENTS
+            for command in documented_commands((REPO / document).read_text())]
 
 pytestmark = pytest.mark.slow
 

@@ -27,12 +27,14 @@ def _index_scans(conn, index_name: str) -> int:
     conn.execute("SELECT pg_stat_force_next_flush()")
     conn.execute("SELECT 1")  # the flush happens at the end of a transaction
     conn.execute("SELECT pg_stat_clear_snapshot()")
-    return conn.execute("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = %s", (index_name,)).fetchone()[0]
+    return conn.execute("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = %s",
+                        (index_name,)).fetchone()[0]
 
 
 def test_compare_measures_exact_hnsw_and_deployed_search(tenant):
     points = index_recall.compare(tenant, "acme", MODEL_ID, _unit(12, 16, seed=2), k=5, ef_values=[5, 100])
-    assert [(p.method, p.ef_search) for p in points] == [("exact", None), ("hnsw", 5), ("hnsw", 100), ("deployed", None)]
+    assert [(p.method, p.ef_search) for p in points] == [("exact", None), ("hnsw", 5), ("hnsw", 100),
+                                                         ("deployed", None)]
     assert all(p.rows == 300 for p in points)
     assert points[0].recall == 1.0
     assert points[2].recall >= 0.9  # a 300-row graph searched with ef 100 is close to exhaustive

@@ -37,12 +37,9 @@ from tests.integration.iam_enforced import (
     with_moto_action_names,
     without_action,
 )
-
-# embedder_pool is a fixture: imported so pytest finds it.
-from tests.integration.stream_support import (  # noqa: F401
+from tests.integration.stream_support import (
     FAST_OPTIONS,
     TEST_MODEL,
-    embedder_pool,
     image_key,
     jpeg_bytes,
     media_rows,

@@ -143,7 +143,8 @@ def test_a_relative_state_dir_works_from_any_working_directory(state_dir, monkey
 def test_a_notebook_without_a_database_brings_the_stack_up_and_says_so(state_dir, monkeypatch, capsys):
     notebook = state_dir / "notebooks" / "nb.ipynb"
     notebook.parent.mkdir()
-    cell = nbformat.v4.new_code_cell('DATABASE_URL = None\nSTATE_DIR = "../.stockmind"', metadata={"tags": ["parameters"]})
+    cell = nbformat.v4.new_code_cell('DATABASE_URL = None\nSTATE_DIR = "../.stockmind"',
+                                     metadata={"tags": ["parameters"]})
     nbformat.write(nbformat.v4.new_notebook(cells=[cell]), notebook)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.chdir("/")

@@ -28,7 +28,8 @@ def test_comment_lines_and_prose_comments_are_not_markers():
 
 
 def test_continuation_lines_belong_to_the_command_they_continue():
-    [command] = documented_commands(doc('ray job submit --address "$A" \\\n    --working-dir . -- python jobs/stream.py'))
+    [command] = documented_commands(doc('ray job submit --address "$A" \\\n'
+                                        '    --working-dir . -- python jobs/stream.py'))
     assert command.text.splitlines()[1].strip() == "--working-dir . -- python jobs/stream.py"
 
 
@@ -58,8 +59,9 @@ def test_background_needs_no_value():
 
 
 def test_a_comment_line_of_markers_alone_applies_to_the_rest_of_its_block():
-    first, second, third, next_block = documented_commands(doc("echo local\n# needs: aws\nray up cluster.yaml\nray down cluster.yaml",
-                                                   "echo next block"))
+    first, second, third, next_block = documented_commands(doc("echo local\n# needs: aws\nray up cluster.yaml\n"
+                                                               "ray down cluster.yaml",
+                                                               "echo next block"))
     assert first.skip_reason is None
     assert second.skip_reason == third.skip_reason == "needs aws"
     assert next_block.skip_reason is None

@@ -52,5 +52,6 @@ def test_metrics_are_written_as_json_with_unmeasurable_values_as_null(tmp_path):
 
 def test_parameter_defaults_are_the_literal_assignments_of_the_parameters_cell():
     notebook = _notebook([], ["parameters"])
-    notebook.cells[1].source = 'DATABASE_URL = None\nSTATE_DIR = "../.stockmind"  # where\nSIZES = [1, 2]\nNOW = time.time()'
+    notebook.cells[1].source = ('DATABASE_URL = None\nSTATE_DIR = "../.stockmind"  # where\n'
+                                'SIZES = [1, 2]\nNOW = time.time()')
     assert parameter_defaults(notebook) == {"DATABASE_URL": None, "STATE_DIR": "../.stockmind", "SIZES": [1, 2]}

@@ -144,9 +144,12 @@ def test_real_aws_delete_has_no_size_or_etag():
     [
         ("clients%2Facme%2Fproducts%2FSKU-1%2Fmedia%2Fimage%2Fa.jpg", "clients/acme/products/SKU-1/media/image/a.jpg"),
         ("clients/acme/products/SKU-1/media/image/a.jpg", "clients/acme/products/SKU-1/media/image/a.jpg"),
-        ("clients/acme/products/SKU+1/media/image/front+view.jpg", "clients/acme/products/SKU 1/media/image/front view.jpg"),
-        ("clients/acme/products/SKU-1/media/image/caf%C3%A9+1.jpg", "clients/acme/products/SKU-1/media/image/café 1.jpg"),
-        ("clients%2F%E5%AE%A2%E6%88%B7%2Fproducts%2Fx%2Fmedia%2Fvideo%2Fa.mp4", "clients/客户/products/x/media/video/a.mp4"),
+        ("clients/acme/products/SKU+1/media/image/front+view.jpg",
+         "clients/acme/products/SKU 1/media/image/front view.jpg"),
+        ("clients/acme/products/SKU-1/media/image/caf%C3%A9+1.jpg",
+         "clients/acme/products/SKU-1/media/image/café 1.jpg"),
+        ("clients%2F%E5%AE%A2%E6%88%B7%2Fproducts%2Fx%2Fmedia%2Fvideo%2Fa.mp4",
+         "clients/客户/products/x/media/video/a.mp4"),
         # A literal '+' in a key arrives as %2B; only the encoded form means a plus sign.
         ("clients/acme/products/A%2BB/media/image/1%2B1.png", "clients/acme/products/A+B/media/image/1+1.png"),
         ("clients/acme/products/50%25/media/image/a.jpg", "clients/acme/products/50%/media/image/a.jpg"),
@@ -291,7 +294,8 @@ def test_body_that_is_not_an_s3_notification_is_rejected(body, reason):
         ({"eventName": ...}, "record 0: eventName must be a non-empty string, got missing"),
         ({"eventName": ""}, "eventName must be a non-empty string, got ''"),
         ({"eventName": 7}, "eventName must be a non-empty string, got 7"),
-        ({"eventName": "ObjectRestore:Completed"}, "eventName 'ObjectRestore:Completed' is not ObjectCreated:* or ObjectRemoved:*"),
+        ({"eventName": "ObjectRestore:Completed"},
+         "eventName 'ObjectRestore:Completed' is not ObjectCreated:* or ObjectRemoved:*"),
         ({"eventName": "LifecycleExpiration:Delete"}, "eventName 'LifecycleExpiration:Delete' is not"),
         ({"eventName": "ObjectTagging:Put"}, "eventName 'ObjectTagging:Put' is not"),
         ({"eventName": "s3:ObjectCreated:Put"}, "eventName 's3:ObjectCreated:Put' is not"),
@@ -308,7 +312,8 @@ def test_body_that_is_not_an_s3_notification_is_rejected(body, reason):
         ({"s3__object__key": ...}, "record 0: s3.object.key must be a non-empty string, got missing"),
         ({"s3__object__key": ""}, "s3.object.key must be a non-empty string, got ''"),
         ({"s3__object__key": ["a"]}, "s3.object.key must be a non-empty string, got ['a']"),
-        ({"s3__object__key": "clients%2Fcaf%E9.jpg"}, "s3.object.key 'clients%2Fcaf%E9.jpg' is not percent-encoded UTF-8"),
+        ({"s3__object__key": "clients%2Fcaf%E9.jpg"},
+         "s3.object.key 'clients%2Fcaf%E9.jpg' is not percent-encoded UTF-8"),
         # size
         ({"s3__object__size": "1024"}, "record 0: s3.object.size '1024' is not a whole number"),
         ({"s3__object__size": 10.5}, "s3.object.size 10.5 is not a whole number"),
@@ -404,7 +409,8 @@ def sns_notification(message: str, **changes) -> str:
         "Message": message,
         "Timestamp": "2024-05-01T12:34:57.001Z",
         "SignatureVersion": "1",
-        "Signature": "EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2egU3N858fiTDN6bkkOxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q=",
+        "Signature": ("EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2egU3N858fiTDN6bkkOxY"
+                      "DVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q="),
         "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem",
         "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-east-1:111122223333:stock-mind-media-events:c9135db0",
     }
@@ -556,7 +562,8 @@ def test_malformed_sns_notification_is_rejected_with_a_precise_reason(body, reas
         ({"version": 0}, "EventBridge event: version is 0, expected '0'"),
         # event type: the rule should only let creations and deletions through
         ({"detail-type": "Object Restore Completed"},
-         "EventBridge event: detail-type 'Object Restore Completed' is not one of ('Object Created', 'Object Deleted')"),
+         ("EventBridge event: detail-type 'Object Restore Completed' is not one of "
+          "('Object Created', 'Object Deleted')")),
         ({"detail-type": None}, "detail-type None is not one of"),
         ({"detail__reason": ...}, "EventBridge event: detail.reason must be a non-empty string, got missing"),
         ({"detail__reason": "RestoreObject"},
@@ -586,7 +593,8 @@ def test_malformed_eventbridge_event_is_rejected_with_a_precise_reason(changes, 
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"detail__deletion-type": ...}, "EventBridge event: detail.deletion-type must be a non-empty string, got missing"),
+        ({"detail__deletion-type": ...},
+         "EventBridge event: detail.deletion-type must be a non-empty string, got missing"),
         ({"detail__reason": "PutObject"},
          ("EventBridge event: Object Deleted with detail.reason 'PutObject' and detail.deletion-type "
           "'Permanently Deleted' is not a known deletion")),

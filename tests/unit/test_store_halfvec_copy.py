@@ -19,7 +19,8 @@ def test_a_field_decodes_back_to_the_half_precision_values():
 
     (field,) = halfvec_fields(matrix)
 
-    assert HalfVector.from_binary(field).to_numpy().astype(np.float32).tolist() == [0.5, -1.25, np.float16(3.0e-3), 65504.0]
+    assert (HalfVector.from_binary(field).to_numpy().astype(np.float32).tolist()
+            == [0.5, -1.25, np.float16(3.0e-3), 65504.0])
 
 
 def test_a_non_contiguous_float64_slice_is_encoded_like_its_copy():
