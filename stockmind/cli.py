@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from stockmind.commands import COMMAND_MODULES
 from stockmind.errors import ConfigError, StockmindError
+from stockmind.logs import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.verbose)
+    configure_logging("stockmind", verbose=args.verbose)
     try:
         return args.run(args) or 0
     except ConfigError as error:
@@ -31,14 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     except StockmindError as error:
         print(f"stockmind: {error}", file=sys.stderr)
         return 1
-
-
-def configure_logging(verbose: bool) -> None:
-    """Output is for people: our own progress lines, and the libraries' only when they warn
-    (botocore alone says "Found endpoint for s3 via: environment_service" on every client)."""
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
-    logging.getLogger("stockmind").setLevel(logging.NOTSET if verbose else logging.INFO)
 
 
 if __name__ == "__main__":

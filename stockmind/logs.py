@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 
 ENABLE_ENV = "STOCKMIND_CLOUDWATCH_LOGS"
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-# Libraries whose INFO records are noise unless asked for (`verbose`).
-QUIET_LIBRARIES = ("botocore", "boto3", "urllib3", "s3transfer", "httpx", "httpcore")
+# Whose INFO records people read: ours (the package's, and the job scripts' own loggers).
+OWN_LOGGERS = ("stockmind", "stream", "backfill")
+# Libraries that set their own logger's level: `verbose` opens them too (the rest follow the root).
+VERBOSE_LIBRARIES = ("botocore", "boto3", "urllib3", "s3transfer", "httpx", "httpcore", "transformers", "ray")
 # Never shipped: the AWS SDK logs every PutLogEvents it makes, which would feed itself (watchtower's
 # warning), and this module's own "cannot reach CloudWatch" records.
 NOT_SHIPPED = ("botocore", "boto3", "urllib3", "s3transfer", __name__)
@@ -89,22 +91,23 @@ def cloudwatch_target(process: str, destination: Destination,
     return CloudWatchTarget(group, f"{process}/{{machine_name}}/{{process_id}}")
 
 
-def configure_logging(process: str, destination: Destination = Destination.WORKER, *, verbose: bool = False,
+def configure_logging(process: str, destination: Destination = Destination.WORKER, *, verbose: bool | None = None,
                       also: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> CloudWatchTarget | None:
-    """Set up this process's logging; safe to call again (the CLI may have configured stderr already).
+    """Set up this process's logging; safe to call again (the CLI may have configured it already).
 
-    If nothing configured the root logger yet, it gets a stderr handler at INFO (DEBUG if `verbose`),
-    with the AWS SDK and HTTP libraries at WARNING unless `verbose`; otherwise it is left as it is.
-    With shipping on, the CloudWatch handler goes on the root logger and on `also` (loggers that do
-    not propagate). Returns where records are shipped, or None.
+    The root logger gets a stderr handler if it has none. Levels: an entry point (the CLI, a job
+    script) passes `verbose` and `set_levels` applies; library code (`run_backfill`, a Ray actor)
+    leaves it None and keeps what the entry point chose, or the quiet default in a process nobody
+    configured. With shipping on, the CloudWatch handler goes on the root logger and on `also`
+    (loggers that do not propagate). Returns where records are shipped, or None.
     """
     target = cloudwatch_target(process, destination, environ)
     root = logging.getLogger()
-    if not [h for h in root.handlers if not isinstance(h, watchtower.CloudWatchLogHandler)]:
+    unconfigured = not [h for h in root.handlers if not isinstance(h, watchtower.CloudWatchLogHandler)]
+    if unconfigured:
         root.addHandler(_stderr_handler())
-        root.setLevel(logging.DEBUG if verbose else logging.INFO)
-        for name in QUIET_LIBRARIES:
-            logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
+    if verbose is not None or unconfigured:
+        set_levels(bool(verbose))
     installed = _installed_handler()
     if installed is not None and target is not None and _target_of(installed) == target:
         _attach(installed, also)
@@ -117,6 +120,18 @@ def configure_logging(process: str, destination: Destination = Destination.WORKE
         return None
     _attach(handler, ("", *also))
     return target
+
+
+def set_levels(verbose: bool) -> None:
+    """Output is for people: our own records from INFO, the libraries' only when they warn (botocore
+    alone says "Found endpoint for s3 via: environment_service" for every client); with `verbose`,
+    everything from DEBUG."""
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.INFO)
+    if verbose:
+        for name in VERBOSE_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.NOTSET)
 
 
 def configure_worker_logging(process: str, destination: Destination = Destination.WORKER,

@@ -96,13 +96,16 @@ def check_resources(options: BackfillOptions) -> None:
     Data would hang without an error."""
     if _spare_cpus(options) < DECODE_CPUS:
         raise ConfigError(
-            f"{options.pool_size} embedder actors × {options.cpus_per_actor} CPU leave no CPU for decoding on a"
-            f" cluster of {ray.cluster_resources().get('CPU', 0):g} CPUs; lower --pool-size or --cpus-per-actor"
+            f"{options.pool_size} embedder actors × {options.cpus_per_actor} CPU leave no CPU for decoding:"
+            f" {ray.available_resources().get('CPU', 0):g} of the cluster's {ray.cluster_resources().get('CPU', 0):g}"
+            " CPUs are free (other jobs' actors hold the rest); lower --pool-size or --cpus-per-actor"
         )
 
 
 def _spare_cpus(options: BackfillOptions) -> float:
-    total = ray.cluster_resources().get("CPU", 0)
+    # What is free now, not the cluster's total: the always-on stream's actors share the cluster, and
+    # a pipeline sized for CPUs they hold waits for them forever.
+    free = ray.available_resources().get("CPU", 0)
     # GPU actors run on GPU nodes, which bring their own CPUs; count them only on CPU-only runs.
     embedders = 0 if options.gpus_per_actor > 0 else options.pool_size * options.cpus_per_actor
-    return total - embedders - WRITER_CPUS - IO_CPUS - REPARTITION_CPUS
+    return free - embedders - WRITER_CPUS - IO_CPUS - REPARTITION_CPUS

@@ -20,7 +20,9 @@ def conn(database_url):
 
 @pytest.fixture(scope="session")
 def embedder_pool(ray_cluster):
-    """One embedder actor shared by the streaming tests (loading a torch actor takes seconds)."""
+    """One embedder actor shared by the streaming tests (loading a torch actor takes seconds). It holds
+    0.25 of the session cluster's 2 CPUs until the session ends: a backfill run after it, which sizes
+    itself from the free CPUs, asks for at most 0.25 per embedder."""
     from stockmind.stream.embedders import EmbedderPool
     from tests.integration.stream_support import TEST_MODEL
 

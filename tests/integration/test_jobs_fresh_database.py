@@ -24,6 +24,9 @@ from tests.integration.backfill_media import MODEL, upload_catalogue
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
+# The session's embedder actor (tests/integration/conftest.py) may hold a quarter of the cluster's two
+# CPUs by now, and a backfill sizes itself from the free ones.
+SHARED_CLUSTER_CPUS_PER_ACTOR = 0.25
 ALL_VERSIONS = [version for version, _, _ in MIGRATIONS]
 
 
@@ -46,7 +49,8 @@ def bare_database_url(local_stack) -> str:
 @pytest.fixture
 def options(local_stack, ray_cluster, bare_database_url):
     def make(**overrides) -> BackfillOptions:
-        values = {"database_url": bare_database_url, "bucket": local_stack.bucket, "model": MODEL, "batch_size": 4}
+        values = {"database_url": bare_database_url, "bucket": local_stack.bucket, "model": MODEL, "batch_size": 4,
+                  "cpus_per_actor": SHARED_CLUSTER_CPUS_PER_ACTOR}
         return BackfillOptions(**{**values, **overrides})
 
     return make
@@ -86,7 +90,8 @@ def unprivileged_url(local_stack, bare_database_url) -> str:
         conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
-BACKFILL_ARGS = ["--prefix", "clients/shop-x/", "--model", MODEL]
+BACKFILL_ARGS = ["--prefix", "clients/shop-x/", "--model", MODEL,
+                 "--cpus-per-actor", str(SHARED_CLUSTER_CPUS_PER_ACTOR)]
 STREAM_ARGS = ["--max-messages", "1", "--idle-exit-s", "1"]
 
 

@@ -4,21 +4,22 @@ import logging
 
 import pytest
 
-from stockmind.cli import build_parser, configure_logging
+from stockmind.cli import build_parser
+from stockmind.logs import OWN_LOGGERS, VERBOSE_LIBRARIES, set_levels
 
 LIBRARIES = ("botocore.endpoint", "urllib3.connectionpool", "transformers")
 
 
 @pytest.fixture(autouse=True)
 def restore_levels():
-    saved = {name: logging.getLogger(name).level for name in ("", "stockmind")}
+    saved = {name: logging.getLogger(name).level for name in ("", *OWN_LOGGERS, *VERBOSE_LIBRARIES)}
     yield
     for name, level in saved.items():
         logging.getLogger(name).setLevel(level)
 
 
 def configure(*argv: str) -> None:
-    configure_logging(build_parser().parse_args([*argv, "local", "status"]).verbose)
+    set_levels(build_parser().parse_args([*argv, "local", "status"]).verbose)  # what `stockmind ...` applies
 
 
 def test_without_verbose_only_our_own_info_lines_show():

@@ -12,8 +12,9 @@ from stockmind import topology
 from stockmind.errors import ConfigError
 from stockmind.local.ports import free_port
 from stockmind.logs import (
-    QUIET_LIBRARIES,
+    OWN_LOGGERS,
     SERVICE_LOGGERS,
+    VERBOSE_LIBRARIES,
     CloudWatchTarget,
     Destination,
     JsonFormatter,
@@ -28,7 +29,7 @@ ON = {"STOCKMIND_CLOUDWATCH_LOGS": "1", "AWS_REGION": "us-east-1"}
 @pytest.fixture(autouse=True)
 def restore_logging():
     """Put back the levels configure_logging sets and drop the CloudWatch handlers it adds."""
-    levels = {name: logging.getLogger(name).level for name in ("", *QUIET_LIBRARIES)}
+    levels = {name: logging.getLogger(name).level for name in ("", *OWN_LOGGERS, *VERBOSE_LIBRARIES)}
     yield
     for logger in [logging.getLogger(), *(logging.getLogger(name) for name in SERVICE_LOGGERS)]:
         for handler in cloudwatch_handlers(logger):
@@ -85,13 +86,14 @@ def test_a_process_name_cannot_break_the_stream_template():
         cloudwatch_target("stream/{x}", Destination.WORKER, ON)
 
 
-def test_an_unconfigured_process_gets_stderr_at_info_and_quiet_sdk_loggers():
+def test_an_unconfigured_process_gets_stderr_with_our_info_and_the_libraries_warnings():
     with bare_root() as root:
         assert configure_logging("stream", environ={}) is None
         [handler] = root.handlers
     assert isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr
-    assert root.level == logging.INFO
-    assert logging.getLogger("botocore").level == logging.WARNING
+    assert logging.getLogger("stockmind.stream.job").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("botocore.endpoint").isEnabledFor(logging.INFO)
+    assert logging.getLogger("botocore.endpoint").isEnabledFor(logging.WARNING)
 
 
 def test_a_process_configured_before_keeps_its_handlers_and_level():
