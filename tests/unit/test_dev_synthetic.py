@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from stockmind import synthetic
+from stockmind.dev import synthetic
 from stockmind.dev.synthetic import (
     BACKGROUNDS,
     COLORS,
