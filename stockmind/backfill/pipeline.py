@@ -12,6 +12,7 @@ every CPU starve the read tasks, and Ray Data then hangs forever without an erro
 from __future__ import annotations
 
 import logging
+import time
 
 import ray
 from ray.data import ActorPoolStrategy, Dataset
@@ -39,6 +40,7 @@ REPARTITION_CPUS = 1.0
 OBJECTS_PER_FETCH = 16  # one task GETs this many objects in threads
 OBJECTS_PER_DECODE = 8
 MAX_DECODERS = 8
+RELEASE_WAIT_S = 30.0
 
 
 def keys_to_embed(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
@@ -91,9 +93,13 @@ def decoder_pool_size(options: BackfillOptions) -> int:
     return max(1, min(MAX_DECODERS, int(_spare_cpus(options) // DECODE_CPUS)))
 
 
-def check_resources(options: BackfillOptions) -> None:
+def check_resources(options: BackfillOptions, wait_s: float = RELEASE_WAIT_S) -> None:
     """Refuse an embedder pool that leaves no CPU for a decoder and the 1-CPU repartition tasks: Ray
-    Data would hang without an error."""
+    Data would hang without an error. Actors of a pipeline that just finished free their CPUs a
+    moment later, so it waits up to `wait_s` for them before it refuses."""
+    deadline = time.monotonic() + wait_s
+    while _spare_cpus(options) < DECODE_CPUS and time.monotonic() < deadline:
+        time.sleep(0.5)
     if _spare_cpus(options) < DECODE_CPUS:
         raise ConfigError(
             f"{options.pool_size} embedder actors × {options.cpus_per_actor} CPU leave no CPU for decoding:"

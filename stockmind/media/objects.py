@@ -10,6 +10,7 @@ and moto.
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlparse
@@ -43,9 +44,16 @@ class ObjectMeta:
     last_modified: datetime | None
 
 
-@functools.cache
 def s3_client(region: str | None = None, connections: int = MAX_CONNECTIONS):
-    """One client per process and pool size; boto3 clients are thread-safe."""
+    """One client per process and configuration (boto3 clients are thread-safe). The endpoint and
+    credentials boto3 reads from the environment are part of the configuration: a process that
+    changes them (a test acting as another IAM identity) gets a client that uses them."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    return _client(region, connections, endpoint, os.environ.get("AWS_ACCESS_KEY_ID"))
+
+
+@functools.cache
+def _client(region: str | None, connections: int, _endpoint: str | None, _access_key_id: str | None):
     config = Config(retries={"mode": "standard", "max_attempts": RETRY_ATTEMPTS},
                     max_pool_connections=connections)
     return boto3.client("s3", region_name=region, config=config)

@@ -248,7 +248,6 @@ def test_the_search_service_under_the_head_policy_presigns_and_embeds_unindexed_
     settings = Settings.from_env({**env, "DATABASE_URL": database_url, "S3_BUCKET_NAME": BUCKET,
                                   "STOCKMIND_MODEL": TEST_MODEL})
     with connect(database_url) as conn:
-        api_keys.ensure_table(conn)
         token = api_keys.create_key(conn, "acme", "iam test").token
     resources = Resources.open(settings)
     try:
