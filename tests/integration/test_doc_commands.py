@@ -53,6 +53,10 @@ def fresh_checkout(destination: Path) -> Path:
         if source.is_file():  # a tracked file deleted in the working tree is not copied
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
+    # A git work tree like a clone: what the documents run may ask git (`git check-ignore`, and Ray's
+    # working_dir packager follows .gitignore).
+    subprocess.run(["git", "init", "-q"], cwd=destination, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=destination, check=True)
     return destination
 
 
