@@ -1,8 +1,13 @@
 """Fixtures shared by the integration tests: a writer and a connection on a fresh database (the store's
-tests), one embedder actor for the session (the streaming tests). The stack itself is in tests/conftest.py."""
+tests), one embedder actor for the session (the streaming tests), a moto server of a module's own
+(AWS services the session stack does not hold). The stack itself is in tests/conftest.py."""
+
+import urllib.request
 
 import pytest
 
+from stockmind.local.moto_server import MotoServer
+from stockmind.local.ports import free_port
 from stockmind.store import PgVectorWriter, connect
 
 
@@ -29,3 +34,21 @@ def embedder_pool(ray_cluster):
     pool = EmbedderPool(TEST_MODEL, size=1, num_cpus=0.25)
     yield pool
     pool.close()
+
+
+@pytest.fixture(scope="module")
+def own_moto(tmp_path_factory):
+    """A moto server for one module, apart from the session stack's (which it would otherwise fill)."""
+    server = MotoServer.start(free_port(), tmp_path_factory.mktemp("moto") / "moto.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_moto_env(own_moto, monkeypatch):
+    """`own_moto` emptied, and boto3 in this process pointed at it with moto's fake keys."""
+    urllib.request.urlopen(urllib.request.Request(f"{own_moto.endpoint_url}/moto-api/reset", method="POST")).close()
+    for name, value in {"AWS_ENDPOINT_URL": own_moto.endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(name, value)
+    return own_moto

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import urllib.request
 from pathlib import Path
 
 import boto3
@@ -14,9 +13,6 @@ import pytest
 import yaml
 from ray.autoscaler._private.aws.config import bootstrap_aws
 from ray.autoscaler._private.util import prepare_config, validate_config
-
-from stockmind.local.moto_server import MotoServer
-from stockmind.local.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -28,20 +24,10 @@ render_cluster_yaml = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(render_cluster_yaml)
 
 
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory):
-    server = MotoServer.start(free_port(), tmp_path_factory.mktemp("moto") / "moto.log")
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def aws(moto, monkeypatch, tmp_path):
-    urllib.request.urlopen(urllib.request.Request(f"{moto.endpoint_url}/moto-api/reset", method="POST")).close()
-    for name, value in {"AWS_ENDPOINT_URL": moto.endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
-                        "AWS_EC2_METADATA_DISABLED": "true", "HOME": str(tmp_path)}.items():
-        monkeypatch.setenv(name, value)  # HOME: Ray writes the SSH key it creates to ~/.ssh
+def aws(own_moto_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("HOME", str(tmp_path))  # Ray writes the SSH key it creates to ~/.ssh
     return boto3.client("ec2", region_name=REGION), boto3.client("iam", region_name=REGION)
 
 

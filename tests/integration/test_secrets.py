@@ -4,33 +4,19 @@ and nowhere else: not the environment, not a URL with a password beside the secr
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import boto3
 import pytest
 
 from stockmind.config import Settings
 from stockmind.errors import ConfigError
-from stockmind.local.moto_server import MotoServer
-from stockmind.local.ports import free_port
 
 REGION = "us-east-1"
 URL_WITHOUT_PASSWORD = "postgresql://stockmind@db.internal:5432/stockmind"
 
 
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory):
-    server = MotoServer.start(free_port(), tmp_path_factory.mktemp("moto") / "moto.log")
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def secrets(moto, monkeypatch):
-    urllib.request.urlopen(urllib.request.Request(f"{moto.endpoint_url}/moto-api/reset", method="POST")).close()
-    for name, value in {"AWS_ENDPOINT_URL": moto.endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true"}.items():
-        monkeypatch.setenv(name, value)
+def secrets(own_moto_env):
     return boto3.client("secretsmanager", region_name=REGION)
 
 
