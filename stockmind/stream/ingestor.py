@@ -51,13 +51,17 @@ WRITE_RETRY_BASE_S = 0.5
 WRITE_RETRY_CAP_S = 15.0
 
 
+# The queue it consumes, where poison goes (never looked up: that would need sqs:GetQueueUrl), the store.
+REQUIRED_SETTINGS = ("SQS_QUEUE_URL", "STOCKMIND_DLQ_URL", "DATABASE_URL")
+
+
 class StreamIngestor:
     """Run it in-process (`run()` blocks) or as a threaded Ray actor (`stop`/`stats` run beside `run`)."""
 
     def __init__(self, settings: Settings, options: StreamOptions = StreamOptions(), *,
                  pool: EmbedderPool | None = None):
         configure_worker_logging("stream-ingestor")
-        settings.require("SQS_QUEUE_URL", "STOCKMIND_DLQ_URL", "DATABASE_URL")
+        settings.require(*REQUIRED_SETTINGS)
         self._settings, self._options = settings, options
         self.metrics = StreamMetrics()
         self._pool = pool or EmbedderPool.from_settings(settings)

@@ -13,14 +13,12 @@ import ray
 from stockmind.config import Settings
 from stockmind.logs import configure_logging, flush_logs
 from stockmind.store import migrate
+from stockmind.stream.ingestor import REQUIRED_SETTINGS
 from stockmind.stream.options import StreamOptions
 from stockmind.stream.pipeline import run_stream
 from stockmind.stream.shutdown import ShutdownRequest
 
 log = logging.getLogger(__name__)
-
-REQUIRED_SETTINGS = ("SQS_QUEUE_URL", "STOCKMIND_DLQ_URL", "DATABASE_URL")
-
 
 def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-messages", type=int, help="stop after this many messages (default: run forever)")
