@@ -36,7 +36,15 @@ from pgvector import HalfVector
 from stockmind.local.ports import free_port
 from stockmind.local.postgres import EmbeddedPostgres
 from stockmind.media.keys import parse_media_key
-from stockmind.store import MediaVectors, PgVectorWriter, build_deferred_indexes, connect, migrate, search_vectors
+from stockmind.store import (
+    MediaVectors,
+    PgVectorWriter,
+    build_deferred_indexes,
+    connect,
+    migrate,
+    search_vectors,
+    storage_bytes,
+)
 from stockmind.store.bulk import MAINTENANCE_WORK_MEM, PARALLEL_MAINTENANCE_WORKERS
 from stockmind.store.halfvec_copy import HALFVEC_FIELD_TYPE, halfvec_fields
 from stockmind.store.partitions import HNSW_EF_CONSTRUCTION, HNSW_M
@@ -308,6 +316,8 @@ def main(args: argparse.Namespace) -> None:
         print(f"writer_rows_per_s={rates.writer:.0f}")
         print(f"writer_tenant_setup_s={rates.tenant_setup_s:.2f} tenants={TENANTS}")
         print(f"index_build_s partitions={partition_build_s:.1f} naive_shared={naive_build_s:.1f}")
+        with connect(url) as conn:
+            sizes = storage_bytes(conn)
 
         settle(url)
         # One untimed pass of each design first: latency is measured with warm caches, as a
@@ -341,6 +351,8 @@ def main(args: argparse.Namespace) -> None:
     print(f"naive_worst_tenant_recall_at_10={naive_recall[naive_worst]:.3f}")
     print(f"search_p50_ms={np.percentile(store_latency, 50) * 1000:.2f}")
     print(f"search_p99_ms={np.percentile(store_latency, 99) * 1000:.2f}")
+    for part in ("vectors", "hnsw", "media"):  # what a million more vectors cost on disk (and in RAM to search fast)
+        print(f"{part}_mb_per_million_vectors={sizes[part] / sizes['count'] * 1e6 / 2**20:.0f}")
 
 
 if __name__ == "__main__":

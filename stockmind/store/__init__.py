@@ -6,7 +6,14 @@ Rows step of the data flow (vectors → rows → results). See docs/interfaces.m
 from stockmind.store.api_keys import ApiKey, active_key_digest, insert_api_key, list_api_keys, revoke_api_key
 from stockmind.store.bulk import build_deferred_indexes, defer_indexes
 from stockmind.store.connection import connect, connection_pool
-from stockmind.store.lookups import count_embeddings, count_media, embedded_media, is_searchable, stored_vectors
+from stockmind.store.lookups import (
+    count_embeddings,
+    count_media,
+    embedded_media,
+    is_searchable,
+    storage_bytes,
+    stored_vectors,
+)
 from stockmind.store.migrations import is_migrated, migrate
 from stockmind.store.queries import ranked_keys, search_vectors
 from stockmind.store.records import MediaRemoval, MediaVectors, SearchHit, WriteReport
@@ -35,5 +42,6 @@ __all__ = [
     "ranked_keys",
     "revoke_api_key",
     "search_vectors",
+    "storage_bytes",
     "stored_vectors",
 ]

@@ -59,3 +59,19 @@ def stored_vectors(
         {"client_id": client_id, "key": key, "model_id": model_id, "bucket": bucket},
     )
     return [embedding for (embedding,) in rows]
+
+
+def storage_bytes(conn: psycopg.Connection) -> dict[str, int]:
+    """On-disk bytes of every tenant's partitions, by part (`vectors`: the embeddings rows,
+    `hnsw`: their HNSW indexes, `media`: the media rows with their btrees), and the vector count;
+    what sizing a server (docs/scaling.md) is based on."""
+    (vectors, hnsw, media, count) = conn.execute(
+        "SELECT"
+        " coalesce(sum(pg_table_size(c.oid)) FILTER (WHERE c.relkind = 'r' AND c.relname LIKE 'embeddings_p_%%'), 0),"
+        " coalesce(sum(pg_relation_size(c.oid)) FILTER (WHERE c.relkind = 'i' AND am.amname = 'hnsw'), 0),"
+        " coalesce(sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relkind = 'r' AND c.relname LIKE 'media_p_%%'),"
+        " 0), (SELECT count(*) FROM embeddings)"
+        " FROM pg_class c LEFT JOIN pg_am am ON am.oid = c.relam"
+        " WHERE c.relnamespace = current_schema()::regnamespace"
+    ).fetchone()
+    return {"vectors": int(vectors), "hnsw": int(hnsw), "media": int(media), "count": int(count)}

@@ -3,7 +3,7 @@
 import psycopg
 import pytest
 
-from stockmind.store import connect, embedded_media, is_searchable
+from stockmind.store import connect, embedded_media, is_searchable, storage_bytes
 from stockmind.store.partitions import partition_suffix
 from tests.integration.store_factories import BUCKET, image_key, media, removal, unit
 
@@ -48,3 +48,16 @@ def test_media_is_searchable_once_this_version_has_vectors(writer, conn):
 
     writer.delete([removal(key, seconds=5)])
     assert not is_searchable(conn, "acme", key, "e1")
+
+
+def test_storage_bytes_counts_every_tenant_s_vectors_indexes_and_media(writer, conn):
+    assert storage_bytes(conn) == {"vectors": 0, "hnsw": 0, "media": 0, "count": 0}
+
+    writer.write([media(image_key("acme", "s1", "a"), unit(1)), media(image_key("globex", "s1", "a"), unit(2)),
+                  media(image_key("globex", "s2", "b"), [unit(3), unit(4)])])
+    one_index = storage_bytes(conn)
+    writer.write([media(image_key("acme", "s3", "c"), unit(5), model="other-model")])
+
+    assert one_index["count"] == 4
+    assert min(one_index["vectors"], one_index["hnsw"], one_index["media"]) > 0
+    assert storage_bytes(conn)["hnsw"] > one_index["hnsw"]  # a second model is a second index on acme's partition
