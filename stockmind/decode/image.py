@@ -274,7 +274,7 @@ class ImagePreprocessor:
             except UndecodableMedia as error:
                 failures[index] = error
                 continue
-            if image.format == "JPEG" and image.mode in ("RGB", "L"):
+            if image.format == "JPEG" and image.mode in ("RGB", "L") and _ends_like_a_jpeg(data):
                 orientations[index] = _orientation(image)
         decoded = self._decode_jpegs({index: blobs[index] for index in orientations})
         crops = []
@@ -342,6 +342,12 @@ def allowed_formats() -> tuple[str, ...]:
     """The catalogue formats this Pillow build can open (plugins register on `Image.init()`)."""
     Image.init()
     return tuple(name for name in CATALOGUE_FORMATS if name in Image.OPEN)
+
+
+def _ends_like_a_jpeg(data: bytes) -> bool:
+    """A complete JPEG ends with its EOI marker (some writers pad with zeros). A truncated one goes to
+    Pillow, which refuses it: nvJPEG may decode the missing part as grey instead of failing."""
+    return data.rstrip(b"\0").endswith(b"\xff\xd9")
 
 
 def _orientation(image: Image.Image) -> int:

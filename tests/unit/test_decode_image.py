@@ -276,6 +276,25 @@ def test_a_jpeg_the_batched_decoder_refuses_is_decoded_by_pillow_and_the_others_
                                atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
+def test_a_truncated_jpeg_is_left_to_pillow_which_refuses_it(preprocessor, monkeypatch):
+    """nvJPEG may fill a truncated file's missing rows with grey; only complete JPEGs reach it."""
+    import torchvision.io
+
+    real_decode, seen = torchvision.io.decode_jpeg, []
+
+    def recording_decode(data, **options):
+        seen.extend(item.numpy().tobytes() for item in (data if isinstance(data, list) else [data]))
+        return real_decode(data, **options)
+
+    monkeypatch.setattr(torchvision.io, "decode_jpeg", recording_decode)
+    complete = corpus.encode(corpus.gradient(400, 300), "JPEG")
+    padded = complete + b"\0" * 16
+    _, failures = _torchvision_pixels(preprocessor, [complete, _truncated_jpeg(), padded])
+    assert seen == [complete, padded]
+    assert list(failures) == [1] and "truncated" in str(failures[1])
+
+
 def test_preprocess_each_of_only_bad_images_gives_no_pixels_and_every_error(preprocessor):
     pixels, failures = preprocessor.preprocess_each([b"", corpus.png_header_claiming(12_000, 10_000)])
     assert pixels.shape == (0, 3, SIZE, SIZE)
