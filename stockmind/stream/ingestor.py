@@ -309,17 +309,15 @@ class StreamIngestor:
             self._retry_batch(batch.owners, error)
             return
         vectors, failures = done.result()
-        row = 0
+        decoded = [index for index in range(batch.rows) if index not in failures]
+        row_of = {index: row for row, index in enumerate(decoded)}  # vectors hold the decoded images only
         for index, item in enumerate(batch.owners):
-            failure = failures.get(index)
-            if failure is None:
-                offset, row = row, row + 1
             if item.message.abandoned:
                 continue
-            if failure is None:
-                item.assembly.fill(BatchSlice(item, 0, 1, offset), vectors)
+            if index in failures:
+                item.message.fail(failures[index], item.event.key)
             else:
-                item.message.fail(failure, item.event.key)
+                item.assembly.fill(BatchSlice(item, 0, 1, row_of[index]), vectors)
             item.resolve()
             self._queue_if_settled(item.message)
 
