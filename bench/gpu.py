@@ -247,6 +247,10 @@ class EndToEnd:
         ray.init(address=self.stack.ray.address, logging_level=logging.WARNING, log_to_driver=False)
         self.s3, self.sqs = boto3.client("s3"), boto3.client("sqs")
         self.gpus = 1 if plan.device == "cuda" else 0
+        if ray.cluster_resources().get("GPU", 0) < self.gpus:
+            # A GPU actor would wait for a GPU forever, with no error.
+            self.close()
+            raise RuntimeError(f"the Ray head sees no GPU: {ray.cluster_resources()}")
 
     def close(self) -> None:
         import ray
