@@ -3,9 +3,11 @@
 Both paths start from the same JPEG bytes (synthetic product photos at 1920×1080 and 4000×3000):
 the reference decodes with Pillow at full size and runs transformers' CLIPImageProcessor on the
 batch; the fast path is `ImagePreprocessor.preprocess_batch` (DCT-scaled JPEG decode, crop-only
-resample, batched normalisation). One thread, one process, rounds interleaved so that machine noise
-hits both alike. Fidelity: mean |Δpixel| and the cosine between the embeddings our trained CLIP
-gives the two outputs (a random-weights vision tower stands in when the trained CLIP is missing).
+resample, batched normalisation); the torchvision path is the GPU's code (batched `decode_jpeg` at
+full size, tensor resize) run on the CPU, for comparison only (on a GPU it is nvJPEG: bench/gpu.py).
+One thread, one process, rounds interleaved so that machine noise hits all alike. Fidelity: mean
+|Δpixel| and the cosine between the embeddings our trained CLIP gives the outputs (a random-weights
+vision tower stands in when the trained CLIP is missing).
 
     python bench/preprocess.py [--quick] [--model stockmind-clip-small]
 
@@ -19,6 +21,7 @@ import argparse
 import io
 import statistics
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,6 +60,18 @@ def reference_path(processor: CLIPImageProcessor) -> Callable[[list[bytes]], np.
     def run(blobs: list[bytes]) -> np.ndarray:
         images = [Image.open(io.BytesIO(data)).convert("RGB") for data in blobs]
         return processor(images=images, return_tensors="np")["pixel_values"]
+
+    return run
+
+
+def torchvision_path(preprocessor: ImagePreprocessor) -> Callable[[list[bytes]], np.ndarray]:
+    """The GPU path's code (torchvision decode_jpeg + tensor resize) on the CPU."""
+
+    def run(blobs: list[bytes]) -> np.ndarray:
+        crops, failures = preprocessor._crops_with_torchvision(blobs)
+        if failures:
+            raise RuntimeError(f"{len(failures)} photos did not decode")
+        return preprocessor._normalise(preprocessor._stack(crops)).numpy()
 
     return run
 
@@ -118,7 +133,10 @@ def main(args: argparse.Namespace) -> None:
     rounds = args.rounds or (2 if args.quick else 5)
     processor = load_processor(args.model)
     fast = ImagePreprocessor.from_processor(processor, device="cpu")
-    paths = {"reference": reference_path(processor), "fast": fast.preprocess_batch}
+    paths = {"reference": reference_path(processor), "fast": fast.preprocess_batch,
+             "torchvision": torchvision_path(fast)}
+    # torchvision 0.29 announces that its decoders move to TorchCodec; they still work.
+    warnings.filterwarnings("ignore", "The image decoding and encoding capabilities", DeprecationWarning)
     model_name, embed = image_embedder(args.model)
     print(f"embedding_model={model_name}")
     print(f"photos_per_size={count}")
@@ -130,11 +148,16 @@ def main(args: argparse.Namespace) -> None:
         rates = compare_speed(paths, blobs, rounds)
         print(f"reference_images_per_s_{label}={rates['reference']:.1f}")
         print(f"fast_images_per_s_{label}={rates['fast']:.1f}")
+        print(f"torchvision_cpu_images_per_s_{label}={rates['torchvision']:.1f}")
         speedups[label] = rates["fast"] / rates["reference"]
         reference_pixels, fast_pixels = paths["reference"](blobs), fast.preprocess_batch(blobs)
         pixel_diffs.append(float(np.abs(reference_pixels - fast_pixels).mean()))
         cosines.extend((embed(reference_pixels) * embed(fast_pixels)).sum(axis=1).tolist())
         print(f"pixel_mean_abs_diff_{label}={pixel_diffs[-1]:.4f}")
+        torchvision_pixels = paths["torchvision"](blobs)
+        print(f"torchvision_vs_fast_pixel_mean_abs_diff_{label}={np.abs(torchvision_pixels - fast_pixels).mean():.4f}")
+        torchvision_cosines = (embed(torchvision_pixels) * embed(fast_pixels)).sum(axis=1)
+        print(f"torchvision_vs_fast_cosine_min_{label}={torchvision_cosines.min():.5f}")
 
     print(f"preprocess_cosine_mean={statistics.mean(cosines):.5f}")
     print(f"preprocess_speedup_1080p={speedups['1080p']:.2f}")

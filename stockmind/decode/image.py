@@ -10,11 +10,14 @@ three shortcuts that keep the output close to the reference but cost far less:
 - the tensor maths (scale, normalise, channels-first) runs once over the stacked uint8 batch.
 
 With a CUDA device, batches of plain JPEGs are decoded by nvJPEG and resized on the GPU instead; the
-geometry and normalisation are the same code for both paths.
+geometry and normalisation are the same code for both paths. What nvJPEG cannot decode (CMYK,
+PNG, WebP, a progressive file it refuses, a corrupt one) takes the Pillow path, image by image, so
+one odd file never sends a whole batch to the CPU.
 
 Real catalogue content is handled: EXIF orientation, CMYK, palette, 16-bit and grayscale images,
 transparency (composited on white), animated WebP/GIF (first frame). Bad bytes raise
 `UndecodableMedia`; images over `max_pixels` raise `DecompressionBomb` before any pixel is decoded.
+`preprocess_each` returns those errors per image instead, beside the pixels of the readable ones.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ DEFAULT_MAX_PIXELS = 100_000_000
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 WHITE = (255, 255, 255, 255)
+EXIF_ORIENTATION = 0x0112
 
 # Formats a product catalogue holds. Anything else (EPS would run Ghostscript, for one) is refused.
 CATALOGUE_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "TIFF", "BMP", "AVIF")
@@ -161,10 +165,24 @@ class ImagePreprocessor:
         return self.preprocess_batch([data])[0]
 
     def preprocess_batch(self, blobs: Sequence[bytes]) -> np.ndarray:
+        """All of `blobs` → (N, 3, S, S) float32; the first unreadable image raises."""
         if self.device.type == "cuda":
-            return self._normalise(self._crops_with_torchvision(blobs)).cpu().numpy()
+            pixels, failures = self.preprocess_each(blobs)
+            if failures:
+                raise failures[min(failures)]
+            return pixels.cpu().numpy()
         crops = [self._crop_on_cpu(data) for data in blobs]
         return self._normalise(_stack_channels_first(crops)).numpy()
+
+    def preprocess_each(self, blobs: Sequence[bytes]) -> tuple[torch.Tensor, dict[int, UndecodableMedia]]:
+        """(pixels of the readable images in their order, on this device; {index: error} of the rest).
+
+        The pixels stay on the device (a GPU embedder uses them where they are)."""
+        if self.device.type == "cuda":
+            crops, failures = self._crops_with_torchvision(blobs)
+        else:
+            crops, failures = self._crops_with_pillow(blobs)
+        return self._normalise(self._stack(crops)), failures
 
     def preprocess_rgb(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         """H×W×3 uint8 arrays (video frames) → the same pixel batch as for images."""
@@ -194,6 +212,18 @@ class ImagePreprocessor:
                 f"image is {width}x{height} = {width * height:,} pixels, over the limit of {self.max_pixels:,}"
             )
         return image
+
+    def _crops_with_pillow(self, blobs: Sequence[bytes]) -> tuple[list[torch.Tensor], dict[int, UndecodableMedia]]:
+        crops, failures = [], {}
+        for index, data in enumerate(blobs):
+            try:
+                crops.append(self._crop_tensor_on_cpu(data))
+            except UndecodableMedia as error:
+                failures[index] = error
+        return crops, failures
+
+    def _crop_tensor_on_cpu(self, data: bytes) -> torch.Tensor:
+        return torch.from_numpy(self._crop_on_cpu(data)).permute(2, 0, 1)
 
     def _crop_on_cpu(self, data: bytes) -> np.ndarray:
         image = self._open(data)
@@ -232,29 +262,57 @@ class ImagePreprocessor:
 
     # --- GPU path (also runs on the CPU, which is how the tests cover it) ----------------
 
-    def _crops_with_torchvision(self, blobs: Sequence[bytes]) -> torch.Tensor:
+    def _crops_with_torchvision(self, blobs: Sequence[bytes]) -> tuple[list[torch.Tensor], dict[int, UndecodableMedia]]:
         """torchvision decodes the plain (RGB/grey) JPEGs in one call on `self.device` (nvJPEG on
-        CUDA) and resizes them there; other images take the Pillow path. Returns uint8 (N, 3, S, S)."""
+        CUDA) and resizes them there; the other images, and any JPEG it refuses, take the Pillow
+        path one by one. Returns uint8 (3, S, S) crops of the readable images, and the failures."""
+        failures: dict[int, UndecodableMedia] = {}
+        orientations: dict[int, int] = {}  # index → EXIF orientation of each plain JPEG
+        for index, data in enumerate(blobs):
+            try:
+                image = self._open(data)  # header checks (pixel limit) for every item
+            except UndecodableMedia as error:
+                failures[index] = error
+                continue
+            if image.format == "JPEG" and image.mode in ("RGB", "L") and _ends_like_a_jpeg(data):
+                orientations[index] = _orientation(image)
+        decoded = self._decode_jpegs({index: blobs[index] for index in orientations})
+        crops = []
+        for index, data in enumerate(blobs):
+            if index in failures:
+                continue
+            if index in decoded:
+                crops.append(self._resize_crop_tensor(_apply_orientation(decoded[index], orientations[index])))
+                continue
+            try:
+                crops.append(self._crop_tensor_on_cpu(data).to(self.device))
+            except UndecodableMedia as error:
+                failures[index] = error
+        return crops, failures
+
+    def _decode_jpegs(self, jpegs: dict[int, bytes]) -> dict[int, torch.Tensor]:
+        """{index: (3, H, W) uint8 on the device} for the JPEGs torchvision decodes, stored orientation.
+
+        One bad file fails the whole batched call, so then each is tried alone; those that still fail
+        are left out (the Pillow path decides whether they are readable at all)."""
         from torchvision.io import ImageReadMode, decode_jpeg
 
-        opened = [self._open(data) for data in blobs]  # header checks (pixel limit) for every item
-        on_gpu = [i for i, image in enumerate(opened) if image.format == "JPEG" and image.mode in ("RGB", "L")]
-        crops: list[torch.Tensor | None] = [None] * len(blobs)
-        if on_gpu:
-            encoded = [torch.frombuffer(bytearray(blobs[i]), dtype=torch.uint8) for i in on_gpu]
+        if not jpegs:
+            return {}
+        encoded = {index: torch.frombuffer(bytearray(data), dtype=torch.uint8) for index, data in jpegs.items()}
+        try:
+            images = decode_jpeg(list(encoded.values()), mode=ImageReadMode.RGB, device=self.device)
+            return dict(zip(encoded, images, strict=True))
+        except RuntimeError as error:
+            log.info("batched JPEG decode on %s failed (%s); decoding its %d images one by one",
+                     self.device, str(error).strip()[:200], len(encoded))
+        decoded = {}
+        for index, tensor in encoded.items():
             try:
-                decoded = decode_jpeg(encoded, mode=ImageReadMode.RGB, device=self.device,
-                                      apply_exif_orientation=True)
-            except RuntimeError as error:  # one bad file fails the whole call: redo them one by one
-                log.warning("GPU JPEG batch decode failed (%s); decoding on the CPU", error)
-                on_gpu, decoded = [], []
-            for i, image in zip(on_gpu, decoded, strict=True):
-                crops[i] = self._resize_crop_tensor(image)
-        for i, crop in enumerate(crops):
-            if crop is None:
-                cpu_crop = torch.from_numpy(self._crop_on_cpu(blobs[i])).permute(2, 0, 1)
-                crops[i] = cpu_crop.to(self.device)
-        return torch.stack(crops)
+                decoded[index] = decode_jpeg(tensor, mode=ImageReadMode.RGB, device=self.device)
+            except RuntimeError as error:
+                log.info("JPEG %d not decoded on %s (%s); trying Pillow", index, self.device, str(error)[:200])
+        return decoded
 
     def _resize_crop_tensor(self, image: torch.Tensor) -> torch.Tensor:
         """(3, H, W) uint8 on the GPU → (3, S, S) uint8, exactly the reference's resize then crop."""
@@ -268,6 +326,11 @@ class ImagePreprocessor:
 
     # --- shared tensor maths --------------------------------------------------------------
 
+    def _stack(self, crops: Sequence[torch.Tensor]) -> torch.Tensor:
+        if not crops:
+            return torch.empty((0, 3, self.crop_height, self.crop_width), dtype=torch.uint8, device=self.device)
+        return torch.stack(crops)
+
     def _normalise(self, batch: torch.Tensor) -> torch.Tensor:
         """(N, 3, S, S) uint8 → float32 normalised with the checkpoint's mean/std, on its device."""
         scale, offset = self._scale.to(batch.device), self._offset.to(batch.device)
@@ -279,6 +342,34 @@ def allowed_formats() -> tuple[str, ...]:
     """The catalogue formats this Pillow build can open (plugins register on `Image.init()`)."""
     Image.init()
     return tuple(name for name in CATALOGUE_FORMATS if name in Image.OPEN)
+
+
+def _ends_like_a_jpeg(data: bytes) -> bool:
+    """A complete JPEG ends with its EOI marker (some writers pad with zeros). A truncated one goes to
+    Pillow, which refuses it: nvJPEG may decode the missing part as grey instead of failing."""
+    return data.rstrip(b"\0").endswith(b"\xff\xd9")
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1: upright) of an opened image; read from the header, nothing decoded."""
+    try:
+        orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    except _PILLOW_FAILURES:  # an unreadable EXIF block: shown as stored, like Pillow's exif_transpose
+        return 1
+    return orientation if orientation in range(1, 9) else 1
+
+
+def _apply_orientation(image: torch.Tensor, orientation: int) -> torch.Tensor:
+    """(C, H, W) as stored → upright, as `ImageOps.exif_transpose` turns it (nvJPEG ignores EXIF)."""
+    height, width = -2, -1
+    if orientation in (5, 6, 7, 8):  # the four that swap width and height
+        image = image.transpose(height, width)
+        orientation = {5: 1, 6: 2, 7: 3, 8: 4}[orientation]
+    if orientation in (2, 3):
+        image = image.flip(width)
+    if orientation in (3, 4):
+        image = image.flip(height)
+    return image
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -1,20 +1,24 @@
 """`ClipEmbedder`: pixels and texts → unit-norm CLIP vectors, with any transformers CLIP checkpoint.
 
 The same class serves the streaming job, the backfill (as a Ray Data `map_batches` callable class:
-the model loads once in `__init__`) and the search service.
+the model loads once in `__init__`) and the search service. `embed_encoded` takes image files
+instead of pixels and decodes them where the model is (nvJPEG on a GPU).
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
 
 from stockmind.embed.models import resolve_model
-from stockmind.errors import ConfigError
+from stockmind.errors import ConfigError, PoisonInput
+
+if TYPE_CHECKING:
+    from stockmind.decode.image import ImagePreprocessor
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +29,13 @@ MAX_FORWARD_BATCH = 256
 class ClipEmbedder:
     """Loads a CLIP checkpoint (hub id, local folder or the `stockmind-clip-small` alias) once.
 
-    On CUDA the model runs in float16; outputs are always float32, L2-normalised."""
+    On CUDA the model runs in float16 (`dtype` overrides); outputs are always float32, L2-normalised."""
 
-    def __init__(self, model: str, device: str | None = None) -> None:
+    def __init__(self, model: str, device: str | None = None, dtype: torch.dtype | None = None) -> None:
         self.model_id = model
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self._dtype = torch.float16 if self.device.startswith("cuda") else torch.float32
+        self._dtype = dtype or (torch.float16 if self.device.startswith("cuda") else torch.float32)
+        self._preprocessors: dict[int, ImagePreprocessor] = {}
         self._model, self._tokenizer = _load(resolve_model(model), self._dtype)
         self._model.to(self.device)
         config = self._model.config
@@ -39,6 +44,10 @@ class ClipEmbedder:
         self._max_text_tokens: int = config.text_config.max_position_embeddings
         log.info("loaded CLIP %s on %s (%s): dim=%d, image_size=%d", model, self.device,
                  self._dtype, self.dim, self.image_size)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._dtype
 
     @torch.inference_mode()
     def embed_images(self, pixels: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -51,6 +60,25 @@ class ClipEmbedder:
             for chunk in pixels.split(MAX_FORWARD_BATCH) if len(chunk)
         ]
         return self._normalised(chunks)
+
+    def embed_encoded(self, blobs: Sequence[bytes], max_pixels: int | None = None
+                      ) -> tuple[np.ndarray, dict[int, PoisonInput]]:
+        """Encoded images → (vectors of the readable ones, in order; {index: error} of the others).
+
+        Decoded on this embedder's device by the checkpoint's own preprocessing, with the pixel limit
+        `max_pixels` (default: the decoder's). An unreadable image fails alone."""
+        pixels, failures = self.preprocessor(max_pixels).preprocess_each(blobs)
+        return self.embed_images(pixels), dict(failures)
+
+    def preprocessor(self, max_pixels: int | None = None) -> ImagePreprocessor:
+        """The checkpoint's preprocessing on this device (one per pixel limit, built once)."""
+        from stockmind.decode.image import DEFAULT_MAX_PIXELS, ImagePreprocessor
+
+        limit = max_pixels or DEFAULT_MAX_PIXELS
+        if limit not in self._preprocessors:
+            self._preprocessors[limit] = ImagePreprocessor.from_pretrained(self.model_id, max_pixels=limit,
+                                                                           device=self.device)
+        return self._preprocessors[limit]
 
     @torch.inference_mode()
     def embed_texts(self, texts: list[str]) -> np.ndarray:

@@ -6,6 +6,10 @@ Ray restarts a dead actor (`max_restarts`) and replays the calls it had not fini
 ingestor as an exception and is handled as transient by the failure policy. Each actor holds at
 most `queue_per_actor` batches, so one is always waiting while another runs (the model never idles
 between batches) without hoarding work that a restarting actor would have to replay.
+
+Batches are either pixels (decoded by the ingestor) or image files (`submit_encoded`), which the
+actor decodes itself: on its GPU with nvJPEG, or on its CPUs, spreading decode over the embedder
+processes instead of the ingestor's.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 
 import numpy as np
 import ray
 
 from stockmind.config import Settings
+from stockmind.errors import PoisonInput
 from stockmind.logs import configure_worker_logging
 
 log = logging.getLogger(__name__)
@@ -28,7 +34,7 @@ MAX_TASK_RETRIES = 3
 
 
 class EmbedderActor:
-    """The Ray actor class: loads the model once, then embeds pixel batches."""
+    """The Ray actor class: loads the model once, then embeds pixel batches or image files."""
 
     def __init__(self, model: str):
         from stockmind.embed.embedder import ClipEmbedder
@@ -43,6 +49,10 @@ class EmbedderActor:
 
     def embed(self, pixels: np.ndarray) -> np.ndarray:
         return self._embedder.embed_images(pixels)
+
+    def embed_encoded(self, blobs: Sequence[bytes], max_pixels: int | None = None
+                      ) -> tuple[np.ndarray, dict[int, PoisonInput]]:
+        return self._embedder.embed_encoded(blobs, max_pixels)
 
 
 class EmbedderPool:
@@ -62,6 +72,7 @@ class EmbedderPool:
         self.model_id: str = first["model_id"]
         self.dim: int = first["dim"]
         self.image_size: int = first["image_size"]
+        self.device: str = first["device"]
         log.info("embedder pool ready: %d × %s (dim %d) on %s", size, self.model_id, self.dim, first["device"])
 
     @classmethod
@@ -73,16 +84,28 @@ class EmbedderPool:
     def size(self) -> int:
         return len(self._actors)
 
+    @property
+    def on_gpu(self) -> bool:
+        return self.device.startswith("cuda")
+
     def has_capacity(self) -> bool:
         with self._lock:
             return min(self._outstanding) < self._queue_per_actor
 
     def submit(self, pixels: np.ndarray) -> Future:
         """Send a batch to the least busy actor; the future yields (N, D) float32 vectors."""
+        return self._send(lambda actor: actor.embed.remote(pixels))
+
+    def submit_encoded(self, blobs: Sequence[bytes], max_pixels: int | None = None) -> Future:
+        """Send image files to the least busy actor, which decodes them; the future yields
+        (vectors of the readable ones in order, {index: PoisonInput} of the others)."""
+        return self._send(lambda actor: actor.embed_encoded.remote(list(blobs), max_pixels))
+
+    def _send(self, call) -> Future:
         with self._lock:
             index = min(range(len(self._actors)), key=self._outstanding.__getitem__)
             self._outstanding[index] += 1
-        future = self._actors[index].embed.remote(pixels).future()
+        future = call(self._actors[index]).future()
         future.add_done_callback(lambda _: self._done(index))
         return future
 

@@ -5,6 +5,10 @@ callable on the loop's queue: the receiver thread (long polling), the loader thr
 decode) and the embedder actors (Ray futures). The loop batches pixel rows across messages, writes
 every settled message in one transaction, and deletes messages only after their rows are
 committed (at-least-once delivery, exactly-once effect through the store's idempotent upserts).
+
+Images are decoded in the loader threads or, with decode placed on the embedders (the default when
+they have GPUs; see `decode_placement`), sent to them as files; an image the embedder cannot
+decode comes back as that image's error and is handled exactly like one the loader could not decode.
 """
 
 from __future__ import annotations
@@ -28,9 +32,16 @@ from stockmind.logs import configure_worker_logging, flush_logs
 from stockmind.media.events import parse_s3_message
 from stockmind.media.keys import parse_media_key
 from stockmind.media.objects import ObjectMeta, s3_client
-from stockmind.media.types import EventKind
+from stockmind.media.types import EventKind, MediaType
 from stockmind.store import MediaRemoval, PgVectorWriter
-from stockmind.stream.batching import EmbedBatch, EmbedBatcher
+from stockmind.stream.batching import BatchSlice, EmbedBatch, EmbedBatcher
+from stockmind.stream.decode_placement import (
+    DecodePlacement,
+    EncodedBatch,
+    EncodedBatcher,
+    placement_from_env,
+    resolve_placement,
+)
 from stockmind.stream.embedders import EmbedderPool
 from stockmind.stream.failures import FailurePolicy, is_poison, retry_delay_s
 from stockmind.stream.fetch import ObjectFetcher
@@ -56,10 +67,12 @@ REQUIRED_SETTINGS = ("SQS_QUEUE_URL", "STOCKMIND_DLQ_URL", "DATABASE_URL")
 
 
 class StreamIngestor:
-    """Run it in-process (`run()` blocks) or as a threaded Ray actor (`stop`/`stats` run beside `run`)."""
+    """Run it in-process (`run()` blocks) or as a threaded Ray actor (`stop`/`stats` run beside `run`).
+
+    `decode_on` places image decoding (default: STOCKMIND_DECODE_ON, else `auto`)."""
 
     def __init__(self, settings: Settings, options: StreamOptions = StreamOptions(), *,
-                 pool: EmbedderPool | None = None):
+                 pool: EmbedderPool | None = None, decode_on: DecodePlacement | str | None = None):
         configure_worker_logging("stream-ingestor")
         settings.require(*REQUIRED_SETTINGS)
         self._settings, self._options = settings, options
@@ -71,6 +84,7 @@ class StreamIngestor:
         if self._preprocessor.image_size != self._pool.image_size:
             raise ValueError(f"preprocessor makes {self._preprocessor.image_size}px images, the model takes "
                              f"{self._pool.image_size}px")
+        self.decode_on = resolve_placement(decode_on or placement_from_env(), self._pool.on_gpu)
         retries = Config(retries={"mode": "standard"}, max_pool_connections=options.load_threads + 4)
         self._source = SqsSource(boto3.client("sqs", region_name=settings.aws_region, config=retries),
                                  settings.sqs_queue_url, settings.dlq_url)
@@ -79,6 +93,7 @@ class StreamIngestor:
         self._writer = PgVectorWriter(settings.database_url)
         self._failures = FailurePolicy(self._source, self.metrics, options.retry_base_s)
         self._batcher = EmbedBatcher(settings.embed_batch_size, settings.batch_max_wait_s)
+        self._encoded = EncodedBatcher(settings.embed_batch_size, settings.batch_max_wait_s)
         self._visibility_s = options.visibility_timeout_s or self._source.visibility_timeout()
         self._events: queue.Queue[Callable[[], None]] = queue.Queue()
         self._loaders = ThreadPoolExecutor(options.load_threads, thread_name_prefix="stockmind-load")
@@ -100,9 +115,10 @@ class StreamIngestor:
 
     def run(self) -> dict:
         """Process messages until stopped (or `max_messages` / `idle_exit_s`); returns `stats()`."""
-        log.info("stream started: queue=%s model=%s pool=%d batch=%d in_flight<=%d visibility=%ds",
-                 self._source.queue_url, self._pool.model_id, self._pool.size, self._batcher.batch_size,
-                 self._settings.max_messages_in_flight, self._visibility_s)
+        log.info("stream started: queue=%s model=%s pool=%d on %s batch=%d in_flight<=%d visibility=%ds "
+                 "decode_on=%s", self._source.queue_url, self._pool.model_id, self._pool.size, self._pool.device,
+                 self._batcher.batch_size, self._settings.max_messages_in_flight, self._visibility_s,
+                 self.decode_on)
         self._started_at = time.monotonic()
         self._receiver.start()
         try:
@@ -124,7 +140,8 @@ class StreamIngestor:
 
     def stats(self) -> dict:
         snapshot = self.metrics.snapshot()
-        snapshot.update(model_id=self._pool.model_id, in_flight=self._receiver.in_flight,
+        snapshot.update(model_id=self._pool.model_id, decode_on=str(self.decode_on),
+                        in_flight=self._receiver.in_flight,
                         elapsed_s=round(time.monotonic() - self._started_at, 3))
         return snapshot
 
@@ -134,7 +151,8 @@ class StreamIngestor:
         self._events.put(callback)
 
     def _next_event(self) -> Callable[[], None]:
-        deadlines = [self._batcher.deadline(), self._next_write_at if self._to_commit else None]
+        deadlines = [self._batcher.deadline(), self._encoded.deadline(),
+                     self._next_write_at if self._to_commit else None]
         soonest = min((d for d in deadlines if d is not None), default=float("inf"))
         timeout = max(0.0, min(MAX_IDLE_TICK_S, soonest - time.monotonic()))
         try:
@@ -194,13 +212,15 @@ class StreamIngestor:
                 self._load(flight.add_object(event, ref))
         self._queue_if_settled(flight)
 
-    # --- load: S3 GET + decode, in the loader threads --------------------------------------
+    # --- load: S3 GET + decode (or not: decode on the embedder), in the loader threads -------
 
     def _load(self, item: PendingObject) -> None:
         future = self._loaders.submit(self._fetch_and_prepare, item)
         future.add_done_callback(lambda done: self._post(lambda: self._on_loaded(item, done)))
 
-    def _fetch_and_prepare(self, item: PendingObject) -> tuple[ObjectMeta, PreparedMedia] | None:
+    def _fetch_and_prepare(self, item: PendingObject) -> tuple[ObjectMeta, PreparedMedia | bytes] | None:
+        """(the version read, its pixel rows), or its bytes for an image the embedder decodes;
+        None when the key holds a newer object."""
         started = time.monotonic()
         fetched_object = self._fetcher.fetch(item.event)
         fetched = time.monotonic()
@@ -208,6 +228,8 @@ class StreamIngestor:
         if fetched_object is None:
             return None
         meta, data = fetched_object
+        if self.decode_on is DecodePlacement.EMBEDDER and item.ref.media_type is MediaType.IMAGE:
+            return meta, data
         prepared = prepare_media(item.ref.media_type, data, self._preprocessor, fps=self._settings.video_fps,
                                  max_frames=self._settings.video_max_frames)
         self.metrics.stage("decode", time.monotonic() - fetched)
@@ -229,18 +251,27 @@ class StreamIngestor:
             item.resolve()
         else:
             meta, prepared = done.result()
-            item.expect_vectors(meta, prepared.timestamps)
-            self._batcher.add(item, prepared.pixels)
+            if isinstance(prepared, bytes):
+                item.expect_vectors(meta, [None])
+                self._encoded.add(item, prepared)
+            else:
+                item.expect_vectors(meta, prepared.timestamps)
+                self._batcher.add(item, prepared.pixels)
         self._queue_if_settled(flight)
 
     # --- embed: batches across messages, on the embedder pool ------------------------------
 
     def _send_batches(self) -> None:
+        """Pixel batches and image-file batches share the pool; the one waiting longer goes first."""
+        senders = ((self._batcher, self._submit), (self._encoded, self._submit_encoded))
         while self._pool.has_capacity():
-            batch = self._batcher.take(force=self._shutdown.requested)
-            if batch is None:
+            for batcher, send in sorted(senders, key=lambda pair: pair[0].deadline() or float("inf")):
+                batch = batcher.take(force=self._shutdown.requested)
+                if batch is not None:
+                    send(batch)
+                    break
+            else:
                 return
-            self._submit(batch)
 
     def _submit(self, batch: EmbedBatch) -> None:
         started = time.monotonic()
@@ -248,14 +279,17 @@ class StreamIngestor:
         future = self._pool.submit(batch.pixels)
         future.add_done_callback(lambda done: self._post(lambda: self._on_embedded(batch, done, started)))
 
+    def _submit_encoded(self, batch: EncodedBatch) -> None:
+        started = time.monotonic()
+        self.metrics.batch(batch.rows)
+        future = self._pool.submit_encoded(batch.blobs, self._settings.max_image_pixels)
+        future.add_done_callback(lambda done: self._post(lambda: self._on_embedded_encoded(batch, done, started)))
+
     def _on_embedded(self, batch: EmbedBatch, done: Future, started: float) -> None:
         self.metrics.stage("embed", time.monotonic() - started)
         error = done.exception()
         if error is not None:
-            # Ray already restarted the actor and replayed the call; what still fails is transient.
-            for flight in {piece.owner.message for piece in batch.slices}:
-                if not flight.abandoned:
-                    self._retry(flight, error, flight.objects[0].event.key if flight.objects else None)
+            self._retry_batch([piece.owner for piece in batch.slices], error)
             return
         vectors = done.result()
         for piece in batch.slices:
@@ -266,6 +300,32 @@ class StreamIngestor:
             if item.assembly.complete:
                 item.resolve()
                 self._queue_if_settled(item.message)
+
+    def _on_embedded_encoded(self, batch: EncodedBatch, done: Future, started: float) -> None:
+        """Like `_on_embedded`; an image the embedder could not decode is that object's poison."""
+        self.metrics.stage("embed", time.monotonic() - started)
+        error = done.exception()
+        if error is not None:
+            self._retry_batch(batch.owners, error)
+            return
+        vectors, failures = done.result()
+        decoded = [index for index in range(batch.rows) if index not in failures]
+        row_of = {index: row for row, index in enumerate(decoded)}  # vectors hold the decoded images only
+        for index, item in enumerate(batch.owners):
+            if item.message.abandoned:
+                continue
+            if index in failures:
+                item.message.fail(failures[index], item.event.key)
+            else:
+                item.assembly.fill(BatchSlice(item, 0, 1, row_of[index]), vectors)
+            item.resolve()
+            self._queue_if_settled(item.message)
+
+    def _retry_batch(self, owners: list[PendingObject], error: BaseException) -> None:
+        # Ray already restarted the actor and replayed the call; what still fails is transient.
+        for flight in {item.message for item in owners}:
+            if not flight.abandoned:
+                self._retry(flight, error, flight.objects[0].event.key if flight.objects else None)
 
     # --- commit: one transaction for every settled message, then delete --------------------
 

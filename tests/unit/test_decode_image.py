@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from transformers import CLIPImageProcessor
 
@@ -172,11 +173,132 @@ def test_torchvision_decode_path_matches_the_reference(preprocessor, reference):
     """The code the GPU runs (batched decode_jpeg, tensor resize/crop), exercised on the CPU."""
     images = [corpus.gradient(1920, 1080), corpus.gradient(600, 900)]
     blobs = [corpus.encode(image, "JPEG", quality=95) for image in images] + [corpus.rgba_png()]
-    crops = preprocessor._crops_with_torchvision(blobs)
-    pixels = preprocessor._normalise(crops).numpy()
+    crops, failures = preprocessor._crops_with_torchvision(blobs)
+    assert failures == {}
+    pixels = preprocessor._normalise(torch.stack(crops)).numpy()
     for row, image in zip(pixels, images):
         assert np.abs(row - reference_pixels(reference, image)).mean() < 0.03
     np.testing.assert_allclose(pixels[2], preprocessor.preprocess(blobs[2]), atol=1e-6)
+
+
+def _mixed_catalogue_batch() -> dict[str, bytes]:
+    photo = corpus.gradient(640, 480)
+    return {
+        "jpeg": corpus.encode(photo, "JPEG", quality=95),
+        "grey-jpeg": corpus.encode(photo.convert("L"), "JPEG", quality=95),
+        "cmyk-jpeg": corpus.encode(photo.convert("CMYK"), "JPEG", quality=95),
+        "progressive-jpeg": corpus.encode(photo, "JPEG", quality=95, progressive=True),
+        "rgba-png": corpus.rgba_png(),
+        "webp": corpus.encode(photo, "WEBP", quality=95),
+        "exif-rotated-jpeg": corpus.exif_rotated_jpeg(),
+        "large-exif-rotated-jpeg": _exif_rotated(corpus.gradient(1600, 1000), orientation=8),
+    }
+
+
+def _exif_rotated(upright: Image.Image, orientation: int) -> bytes:
+    """`upright` stored so that EXIF `orientation` turns it back (Pillow's exif_transpose inverted)."""
+    inverse = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+               5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
+               8: Image.Transpose.ROTATE_270}
+    exif = Image.Exif()
+    exif[corpus.ORIENTATION_TAG] = orientation
+    stored = upright.transpose(inverse[orientation]) if orientation in inverse else upright
+    return corpus.encode(stored, "JPEG", quality=95, exif=exif.tobytes())
+
+
+def _torchvision_pixels(preprocessor, blobs):
+    crops, failures = preprocessor._crops_with_torchvision(blobs)
+    return preprocessor._normalise(preprocessor._stack(crops)).numpy(), failures
+
+
+@pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
+def test_torchvision_path_gives_the_cpu_paths_pixels_for_a_mixed_catalogue_batch(preprocessor):
+    batch = _mixed_catalogue_batch()
+    pixels, failures = _torchvision_pixels(preprocessor, list(batch.values()))
+    assert failures == {}
+    for name, row, cpu in zip(batch, pixels, preprocessor.preprocess_batch(list(batch.values()))):
+        # Full-size decode + tensor bicubic vs DCT-scaled decode + Pillow bicubic: as close as the
+        # CPU path is to the reference processor.
+        assert np.abs(row - cpu).mean() < 0.03, name
+
+
+@pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_torchvision_path_turns_each_exif_orientation_upright_like_pillow(preprocessor, orientation):
+    """nvJPEG ignores EXIF, so the orientation is applied to the tensor; this checks all eight."""
+    data = _exif_rotated(corpus.gradient(320, 200), orientation)
+    pixels, _ = _torchvision_pixels(preprocessor, [data])
+    assert np.abs(pixels[0] - preprocessor.preprocess(data)).mean() < 0.03
+
+
+@pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
+@pytest.mark.parametrize("path", ["pillow", "torchvision"])
+def test_a_corrupt_image_fails_alone_and_the_rest_of_the_batch_is_decoded(preprocessor, path):
+    batch = _mixed_catalogue_batch()
+    blobs = list(batch.values())
+    blobs.insert(2, _truncated_jpeg())  # a JPEG header: it reaches the batched JPEG decode
+    blobs.append(b"not an image")
+    if path == "torchvision":
+        pixels, failures = _torchvision_pixels(preprocessor, blobs)
+    else:
+        tensor, failures = preprocessor.preprocess_each(blobs)
+        pixels = tensor.numpy()
+    assert set(failures) == {2, len(blobs) - 1}
+    assert all(isinstance(error, UndecodableMedia) for error in failures.values())
+    assert len(pixels) == len(batch)
+    for name, row, cpu in zip(batch, pixels, preprocessor.preprocess_batch(list(batch.values()))):
+        assert np.abs(row - cpu).mean() < 0.03, name
+
+
+@pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
+def test_a_jpeg_the_batched_decoder_refuses_is_decoded_by_pillow_and_the_others_stay_on_it(preprocessor,
+                                                                                          monkeypatch):
+    """What nvJPEG does with a progressive file it cannot handle: it fails the call it is in."""
+    import torchvision.io
+
+    batch = _mixed_catalogue_batch()
+    refused = batch["progressive-jpeg"]
+    real_decode, decoded_by_torchvision = torchvision.io.decode_jpeg, []
+
+    def picky_decode(data, **options):
+        items = data if isinstance(data, list) else [data]
+        if any(item.numpy().tobytes() == refused for item in items):
+            raise RuntimeError("nvjpeg: unsupported JPEG")
+        decoded_by_torchvision.extend(item.numpy().tobytes() for item in items)
+        return real_decode(data, **options)
+
+    monkeypatch.setattr(torchvision.io, "decode_jpeg", picky_decode)
+    pixels, failures = _torchvision_pixels(preprocessor, list(batch.values()))
+    assert failures == {}
+    assert refused not in decoded_by_torchvision
+    assert batch["jpeg"] in decoded_by_torchvision and batch["exif-rotated-jpeg"] in decoded_by_torchvision
+    np.testing.assert_allclose(pixels[list(batch).index("progressive-jpeg")], preprocessor.preprocess(refused),
+                               atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
+def test_a_truncated_jpeg_is_left_to_pillow_which_refuses_it(preprocessor, monkeypatch):
+    """nvJPEG may fill a truncated file's missing rows with grey; only complete JPEGs reach it."""
+    import torchvision.io
+
+    real_decode, seen = torchvision.io.decode_jpeg, []
+
+    def recording_decode(data, **options):
+        seen.extend(item.numpy().tobytes() for item in (data if isinstance(data, list) else [data]))
+        return real_decode(data, **options)
+
+    monkeypatch.setattr(torchvision.io, "decode_jpeg", recording_decode)
+    complete = corpus.encode(corpus.gradient(400, 300), "JPEG")
+    padded = complete + b"\0" * 16
+    _, failures = _torchvision_pixels(preprocessor, [complete, _truncated_jpeg(), padded])
+    assert seen == [complete, padded]
+    assert list(failures) == [1] and "truncated" in str(failures[1])
+
+
+def test_preprocess_each_of_only_bad_images_gives_no_pixels_and_every_error(preprocessor):
+    pixels, failures = preprocessor.preprocess_each([b"", corpus.png_header_claiming(12_000, 10_000)])
+    assert pixels.shape == (0, 3, SIZE, SIZE)
+    assert isinstance(failures[1], DecompressionBomb) and type(failures[0]) is UndecodableMedia
 
 
 def test_from_pretrained_reads_the_checkpoint_processor_config(tmp_path):

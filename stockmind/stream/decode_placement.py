@@ -1,0 +1,88 @@
+"""Where the stream decodes images: in the ingestor's loader threads, or in the embedder actors.
+
+- `ingestor`: the loader threads decode, and pixels travel to the embedders (the CPU-cluster shape);
+- `embedder`: image files travel to the embedder actors, which decode them with nvJPEG on their GPU
+  (or on their own CPUs), so decode scales with the embedder pool instead of one ingestor process;
+- `auto` (the default): `embedder` when the pool's actors have a GPU, else `ingestor`.
+
+Videos are always decoded to frames in the ingestor. The choice is read from STOCKMIND_DECODE_ON
+here, in one place, until it joins the deployment's settings.
+
+Images bound for the embedders wait in an `EncodedBatcher`: one image is one row, so a batch is a list
+of files, sent when full or once its oldest file has waited the stream's max wait.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from stockmind.errors import ConfigError
+
+ENV_VAR = "STOCKMIND_DECODE_ON"
+
+
+class DecodePlacement(StrEnum):
+    INGESTOR = "ingestor"
+    EMBEDDER = "embedder"
+    AUTO = "auto"
+
+
+def placement_from_env(environ: Mapping[str, str] | None = None) -> DecodePlacement:
+    value = (os.environ if environ is None else environ).get(ENV_VAR, "").strip().lower() or DecodePlacement.AUTO
+    try:
+        return DecodePlacement(value)
+    except ValueError:
+        choices = "|".join(p.value for p in DecodePlacement)
+        raise ConfigError(f"{ENV_VAR}={value!r}: expected one of {choices}") from None
+
+
+def resolve_placement(placement: DecodePlacement | str, embedders_on_gpu: bool) -> DecodePlacement:
+    """`auto` → `embedder` when the embedders have a GPU (nvJPEG beats the ingestor's CPUs), else `ingestor`."""
+    placement = DecodePlacement(placement)
+    if placement is DecodePlacement.AUTO:
+        return DecodePlacement.EMBEDDER if embedders_on_gpu else DecodePlacement.INGESTOR
+    return placement
+
+
+@dataclass
+class EncodedBatch:
+    owners: list[Hashable]
+    blobs: list[bytes]
+
+    @property
+    def rows(self) -> int:
+        return len(self.blobs)
+
+
+class EncodedBatcher:
+    """Image files → batches of at most `batch_size`, the partial one sent once `max_wait_s` old
+    (or when forced); the same contract as `EmbedBatcher` for pixels."""
+
+    def __init__(self, batch_size: int, max_wait_s: float, clock: Callable[[], float] = time.monotonic):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.max_wait_s = max_wait_s
+        self._clock = clock
+        self._queue: deque[tuple[Hashable, bytes, float]] = deque()
+
+    @property
+    def pending_rows(self) -> int:
+        return len(self._queue)
+
+    def add(self, owner: Hashable, data: bytes) -> None:
+        self._queue.append((owner, data, self._clock()))
+
+    def deadline(self) -> float | None:
+        return self._queue[0][2] + self.max_wait_s if self._queue else None
+
+    def take(self, force: bool = False) -> EncodedBatch | None:
+        if len(self._queue) >= self.batch_size or (self._queue and (force or self._clock() >= self.deadline())):
+            taken = [self._queue.popleft() for _ in range(min(len(self._queue), self.batch_size))]
+            return EncodedBatch([owner for owner, _, _ in taken], [data for _, data, _ in taken])
+        return None
