@@ -5,8 +5,8 @@
   (or on their own CPUs), so decode scales with the embedder pool instead of one ingestor process;
 - `auto` (the default): `embedder` when the pool's actors have a GPU, else `ingestor`.
 
-Videos are always decoded to frames in the ingestor. The choice is read from STOCKMIND_DECODE_ON
-here, in one place, until it joins the deployment's settings.
+Videos are always decoded to frames in the ingestor. The choice is the setting STOCKMIND_DECODE_ON
+(`Settings.decode_on`), so it travels to the ingestor actor with the settings.
 
 Images bound for the embedders wait in an `EncodedBatcher`: one image is one row, so a batch is a list
 of files, sent when full or once its oldest file has waited the stream's max wait.
@@ -14,31 +14,17 @@ of files, sent when full or once its oldest file has waited the stream's max wai
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import StrEnum
-
-from stockmind.errors import ConfigError
-
-ENV_VAR = "STOCKMIND_DECODE_ON"
 
 
 class DecodePlacement(StrEnum):
     INGESTOR = "ingestor"
     EMBEDDER = "embedder"
     AUTO = "auto"
-
-
-def placement_from_env(environ: Mapping[str, str] | None = None) -> DecodePlacement:
-    value = (os.environ if environ is None else environ).get(ENV_VAR, "").strip().lower() or DecodePlacement.AUTO
-    try:
-        return DecodePlacement(value)
-    except ValueError:
-        choices = "|".join(p.value for p in DecodePlacement)
-        raise ConfigError(f"{ENV_VAR}={value!r}: expected one of {choices}") from None
 
 
 def resolve_placement(placement: DecodePlacement | str, embedders_on_gpu: bool) -> DecodePlacement:

@@ -39,7 +39,6 @@ from stockmind.stream.decode_placement import (
     DecodePlacement,
     EncodedBatch,
     EncodedBatcher,
-    placement_from_env,
     resolve_placement,
 )
 from stockmind.stream.embedders import EmbedderPool
@@ -69,7 +68,7 @@ REQUIRED_SETTINGS = ("SQS_QUEUE_URL", "STOCKMIND_DLQ_URL", "DATABASE_URL")
 class StreamIngestor:
     """Run it in-process (`run()` blocks) or as a threaded Ray actor (`stop`/`stats` run beside `run`).
 
-    `decode_on` places image decoding (default: STOCKMIND_DECODE_ON, else `auto`)."""
+    `decode_on` places image decoding (default: the setting STOCKMIND_DECODE_ON)."""
 
     def __init__(self, settings: Settings, options: StreamOptions = StreamOptions(), *,
                  pool: EmbedderPool | None = None, decode_on: DecodePlacement | str | None = None):
@@ -84,7 +83,7 @@ class StreamIngestor:
         if self._preprocessor.image_size != self._pool.image_size:
             raise ValueError(f"preprocessor makes {self._preprocessor.image_size}px images, the model takes "
                              f"{self._pool.image_size}px")
-        self.decode_on = resolve_placement(decode_on or placement_from_env(), self._pool.on_gpu)
+        self.decode_on = resolve_placement(decode_on or settings.decode_on, self._pool.on_gpu)
         retries = Config(retries={"mode": "standard"}, max_pool_connections=options.load_threads + 4)
         self._source = SqsSource(boto3.client("sqs", region_name=settings.aws_region, config=retries),
                                  settings.sqs_queue_url, settings.dlq_url)

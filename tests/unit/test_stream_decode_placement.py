@@ -2,25 +2,22 @@
 
 import pytest
 
+from stockmind.config import Settings
 from stockmind.errors import ConfigError
-from stockmind.stream.decode_placement import (
-    DecodePlacement,
-    EncodedBatcher,
-    placement_from_env,
-    resolve_placement,
-)
+from stockmind.stream.decode_placement import DecodePlacement, EncodedBatcher, resolve_placement
 
 
 @pytest.mark.parametrize("value, expected", [("", "auto"), ("ingestor", "ingestor"), (" Embedder ", "embedder"),
                                              ("auto", "auto")])
 def test_the_placement_is_read_from_stockmind_decode_on(value, expected):
-    assert placement_from_env({"STOCKMIND_DECODE_ON": value}) == expected
-    assert placement_from_env({}) is DecodePlacement.AUTO
+    assert DecodePlacement(Settings.from_env({"STOCKMIND_DECODE_ON": value}).decode_on) is DecodePlacement(expected)
+    assert Settings.from_env({}).decode_on == DecodePlacement.AUTO
 
 
 def test_an_unknown_placement_is_a_config_error_naming_the_choices():
-    with pytest.raises(ConfigError, match="STOCKMIND_DECODE_ON='gpu': expected one of ingestor|embedder|auto"):
-        placement_from_env({"STOCKMIND_DECODE_ON": "gpu"})
+    expected = r"STOCKMIND_DECODE_ON='gpu' is invalid: expected one of auto\|ingestor\|embedder"
+    with pytest.raises(ConfigError, match=expected):
+        Settings.from_env({"STOCKMIND_DECODE_ON": "gpu"})
 
 
 @pytest.mark.parametrize("placement, on_gpu, expected", [
