@@ -1,6 +1,6 @@
 """The backfill as one Ray Data pipeline, read top to bottom:
 
-    keys (listing pages / Inventory files / key list) → skip what is embedded → blocks of 32 objects
+    keys (listing pages / Inventory files / key list) → skip what is embedded → small blocks
       → GET bytes (fetcher actors) → decode + preprocess (one row per image or video frame)
       → ClipEmbedder actor pool → write (one actor)
 
@@ -33,7 +33,7 @@ from stockmind.ray_env import worker_runtime_env
 
 log = logging.getLogger(__name__)
 
-# CPUs per task or actor of the stages around the embedder: listing, queries and GETs mostly wait.
+# CPUs per task or actor of the stages around the embedder: listing, queries and writes mostly wait.
 IO_CPUS = 0.1
 WRITER_CPUS = 0.1
 # A decoder and a fetcher to feed it are counted as a pair (together the quarter CPU a decoder used
@@ -69,17 +69,17 @@ def keys_to_embed(shards: list[Shard], options: BackfillOptions, tally) -> Datas
 def backfill(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
     """The whole pipeline; its rows are the outcomes (`key`, `stored`, `frames`) of written objects."""
     env = worker_runtime_env()
+    decoders = decoder_pool_size(options)
     return (
         keys_to_embed(shards, options, tally)
         # Small blocks keep the stages streaming: without this a whole listing page would be fetched,
         # then decoded, then embedded, as one block, with nothing overlapping.
         .repartition(target_num_rows_per_block=OBJECTS_PER_BLOCK)
         .map_batches(ObjectFetcher, batch_format="pyarrow", batch_size=None,
-                     compute=ActorPoolStrategy(min_size=1, max_size=decoder_pool_size(options)), num_cpus=FETCH_CPUS,
+                     compute=ActorPoolStrategy(min_size=1, max_size=decoders), num_cpus=FETCH_CPUS,
                      runtime_env=env, fn_constructor_args=(options.max_object_bytes, tally))
         .map_batches(FramePreparer, batch_format="pyarrow", batch_size=OBJECTS_PER_DECODE,
-                     compute=ActorPoolStrategy(min_size=1, max_size=decoder_pool_size(options)),
-                     num_cpus=DECODE_CPUS, runtime_env=env,
+                     compute=ActorPoolStrategy(min_size=1, max_size=decoders), num_cpus=DECODE_CPUS, runtime_env=env,
                      fn_constructor_args=(options.model, options.max_image_pixels, options.video_fps,
                                           options.video_max_frames, tally))
         .map_batches(ClipEmbedder, fn_constructor_args=(options.model,), batch_size=options.batch_size,
