@@ -13,6 +13,15 @@ Two models: "heavy", a CLIP with ViT-B/32's architecture and random weights (the
 cost), and "light", our small CLIP. Efficiency = backfill steady rate / bare rate; the goal is ≥ 0.8.
 On a CPU-only machine the embedder actor gets as many torch threads as the bare run (all cores).
 
+The light model stands in for a GPU-speed embedder, so its backfill is bounded by what feeds it. Two
+ceilings are measured on the light case's bytes, beside its run:
+
+- decode: the project's `ImagePreprocessor` (CPU path) over the JPEGs, one process per core;
+- GET: boto3 GETs of the same objects from the same moto server, in threads;
+
+`backfill_vs_ceiling` = light backfill steady rate / min(decode, GET) (goal ≥ 0.6), and
+`backfill_first_row_s` is the light run's time from calling `run_backfill` to its first stored batch.
+
     python bench/backfill.py --quick
     python bench/backfill.py [--gpus-per-actor 1]
 
@@ -35,6 +44,9 @@ from pathlib import Path
 IMAGE_SIZE = (640, 480)
 JPEG_QUALITY = 90
 MIN_BARE_SECONDS = 3.0
+MIN_CEILING_SECONDS = 3.0
+GET_THREADS = 8
+CEILING_CASE = "light"
 
 log = logging.getLogger("bench.backfill")
 
@@ -74,12 +86,12 @@ def photos(count: int) -> list[bytes]:
         return list(pool.map(encode, enumerate(catalogue(count, seed=3))))
 
 
-def upload(s3, bucket: str, client: str, blobs: list[bytes]) -> str:
+def upload(s3, bucket: str, client: str, blobs: list[bytes]) -> tuple[str, list[str]]:
     prefix = f"clients/{client}/"
+    keys = [f"{prefix}products/sku-{n // 4}/media/image/p{n}.jpg" for n in range(len(blobs))]
     with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda n: s3.put_object(Bucket=bucket, Key=f"{prefix}products/sku-{n // 4}/media/image/p{n}.jpg",
-                                              Body=blobs[n]), range(len(blobs))))
-    return prefix
+        list(pool.map(lambda n: s3.put_object(Bucket=bucket, Key=keys[n], Body=blobs[n]), range(len(blobs))))
+    return prefix, keys
 
 
 def bare_rate(model: str, blobs: list[bytes], batch_size: int, device: str | None) -> float:
@@ -98,8 +110,53 @@ def bare_rate(model: str, blobs: list[bytes], batch_size: int, device: str | Non
     return done / (time.perf_counter() - started)
 
 
-def backfill_rates(stack, model: str, prefix: str, case: Case, args: argparse.Namespace) -> tuple[float, float]:
-    """(steady images/s, end-to-end images/s) of one backfill into a fresh database."""
+def _decode_worker(model: str, blobs: list[bytes], seconds: float) -> tuple[int, float]:
+    from stockmind.decode.image import ImagePreprocessor
+
+    preprocessor = ImagePreprocessor.from_pretrained(model, device="cpu")
+    preprocessor.preprocess_batch(blobs[:8])  # warm-up
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds or done < len(blobs):
+        for data in blobs:
+            preprocessor.preprocess_batch([data])  # one object at a time, as the pipeline does
+            done += 1
+    return done, time.perf_counter() - started
+
+
+def decode_ceiling(model: str, blobs: list[bytes]) -> float:
+    """Images/s of `ImagePreprocessor` over the JPEGs in one process per core (one thread each)."""
+    import multiprocessing
+
+    processes = os.cpu_count() or 1
+    with multiprocessing.get_context("spawn").Pool(processes, initializer=torch_one_thread) as pool:
+        results = pool.starmap(_decode_worker, [(model, blobs, MIN_CEILING_SECONDS)] * processes)
+    return sum(done / seconds for done, seconds in results)
+
+
+def torch_one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def get_ceiling(bucket: str, keys: list[str]) -> float:
+    """Images/s of threaded boto3 GETs of the objects from the stack's moto server."""
+    from stockmind.media.objects import s3_client
+
+    s3 = s3_client()
+    read = lambda key: s3.get_object(Bucket=bucket, Key=key)["Body"].read()  # noqa: E731
+    with ThreadPoolExecutor(GET_THREADS) as pool:
+        list(pool.map(read, keys[:GET_THREADS]))  # warm-up: connections
+        done, started = 0, time.perf_counter()
+        while time.perf_counter() - started < MIN_CEILING_SECONDS or done < len(keys):
+            done += len(list(pool.map(read, keys)))
+    return done / (time.perf_counter() - started)
+
+
+def backfill_rates(stack, model: str, prefix: str, case: Case,
+                   args: argparse.Namespace) -> tuple[float, float, float]:
+    """(steady images/s, end-to-end images/s, seconds to the first stored batch) of one backfill into
+    a fresh database."""
     from stockmind.backfill.options import BackfillOptions
     from stockmind.backfill.runner import run_backfill
     from stockmind.store import migrate
@@ -112,13 +169,14 @@ def backfill_rates(stack, model: str, prefix: str, case: Case, args: argparse.Na
         pool_size=1, gpus_per_actor=args.gpus_per_actor,
         threads_per_actor=None if args.gpus_per_actor else os.cpu_count(),
     )
+    called = time.perf_counter()
     summary = run_backfill(options, on_written=lambda n: stamps.append((time.perf_counter(), n)))
     log.info("%s: %s", case.name, summary.line())
     if summary.embedded != case.images or len(stamps) < 2:
         raise RuntimeError(f"{case.name}: expected {case.images} images written in several batches, got"
                            f" {len(stamps)} batches: {summary.line()}")
     steady = sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0])
-    return steady, summary.embedded / summary.seconds
+    return steady, summary.embedded / summary.seconds, stamps[0][0] - called
 
 
 def main(args: argparse.Namespace) -> None:
@@ -137,27 +195,37 @@ def main(args: argparse.Namespace) -> None:
         ray.init(address=stack.ray.address, logging_level=logging.WARNING, log_to_driver=False)
         models = {"heavy": build_random_vit_b32(work / "vit-b32-random"), "light": args.light_model}
         device = "cuda" if args.gpus_per_actor else "cpu"
-        results = {}
+        results, ceilings = {}, None
         for case in cases(args.quick):
             log.info("%s: rendering and uploading %d photos", case.name, case.images)
             blobs = photos(case.images)
-            prefix = upload(boto3.client("s3"), stack.bucket, f"bench-{case.name}", blobs)
+            prefix, keys = upload(boto3.client("s3"), stack.bucket, f"bench-{case.name}", blobs)
             bare = bare_rate(models[case.name], blobs, case.batch_size, device)
             log.info("%s: bare embedder %.1f images/s; now the backfill", case.name, bare)
-            steady, end_to_end = backfill_rates(stack, models[case.name], prefix, case, args)
-            results[case.name] = (bare, steady, end_to_end)
+            steady, end_to_end, first_row = backfill_rates(stack, models[case.name], prefix, case, args)
+            results[case.name] = (bare, steady, end_to_end, first_row)
             print(f"{case.name}: images={case.images} batch={case.batch_size} bare={bare:.1f}/s"
-                  f" backfill_steady={steady:.1f}/s backfill_end_to_end={end_to_end:.1f}/s", flush=True)
+                  f" backfill_steady={steady:.1f}/s backfill_end_to_end={end_to_end:.1f}/s"
+                  f" first_row={first_row:.1f}s", flush=True)
+            if case.name == CEILING_CASE:
+                ceilings = (decode_ceiling(models[case.name], blobs), get_ceiling(stack.bucket, keys))
+                print(f"{case.name}: decode_ceiling={ceilings[0]:.1f}/s get_ceiling={ceilings[1]:.1f}/s", flush=True)
         ray.shutdown()
     finally:
         stack.down()
         shutil.rmtree(work, ignore_errors=True)
-    for name, (bare, steady, end_to_end) in results.items():
+    for name, (bare, steady, end_to_end, _) in results.items():
         print(f"bare_images_per_s_{name}={bare:.1f}")
         print(f"backfill_images_per_s_{name}={steady:.1f}")
         print(f"backfill_end_to_end_images_per_s_{name}={end_to_end:.1f}")
-    for name, (bare, steady, _) in results.items():
+    for name, (bare, steady, _, _) in results.items():
         print(f"backfill_efficiency_{name}={steady / bare:.2f}")
+    if ceilings is not None:
+        _, steady, _, first_row = results[CEILING_CASE]
+        print(f"decode_ceiling_images_per_s={ceilings[0]:.1f}")
+        print(f"get_ceiling_images_per_s={ceilings[1]:.1f}")
+        print(f"backfill_vs_ceiling={steady / min(ceilings):.2f}")
+        print(f"backfill_first_row_s={first_row:.1f}")
 
 
 if __name__ == "__main__":

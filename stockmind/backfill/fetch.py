@@ -20,26 +20,39 @@ from botocore.exceptions import BotoCoreError, ClientError
 from stockmind.backfill.rows import FETCHED_SCHEMA
 from stockmind.backfill.tally import Failure, report
 from stockmind.errors import MediaMissing, MediaTooLarge
-from stockmind.media.objects import MAX_CONNECTIONS, read_object, s3_client
+from stockmind.media.objects import read_object, s3_client
 
 log = logging.getLogger(__name__)
 
 
-def fetch_objects(batch: pa.Table, *, max_bytes: int, tally):
-    """Ray Data `map_batches` (pyarrow batches): yields the objects with their bytes."""
-    rows = batch.to_pylist()
-    with ThreadPoolExecutor(max(1, min(MAX_CONNECTIONS, len(rows)))) as pool:
-        results = list(pool.map(partial(_get, max_bytes=max_bytes), rows))
-    fetched = [result for result in results if isinstance(result, dict)]
-    report(tally, failures=[result for result in results if isinstance(result, Failure)])
-    if fetched:
-        yield pa.Table.from_pylist(fetched, schema=FETCHED_SCHEMA)
+FETCH_THREADS = 16  # GETs in flight per fetcher: past this a moto server only queues them
 
 
-def _get(row: dict, max_bytes: int) -> dict | Failure:
+class ObjectFetcher:
+    """Ray Data `map_batches` callable class (pyarrow batches): yields the objects with their bytes.
+
+    An actor, not a task: each Ray task worker builds its own boto3 client (and imports botocore)
+    the first time it runs, and fractional-CPU tasks fan out over many workers, so as tasks the GETs
+    of a small backfill went mostly into start-up. One long-lived client and thread pool per actor
+    also bounds the GETs in flight, which S3 (and moto) answer faster than an unbounded crowd."""
+
+    def __init__(self, max_bytes: int, tally):
+        self._s3 = s3_client()
+        self._threads = ThreadPoolExecutor(FETCH_THREADS)
+        self._max_bytes, self._tally = max_bytes, tally
+
+    def __call__(self, batch: pa.Table):
+        results = list(self._threads.map(partial(_get, self._s3, max_bytes=self._max_bytes), batch.to_pylist()))
+        fetched = [result for result in results if isinstance(result, dict)]
+        report(self._tally, failures=[result for result in results if isinstance(result, Failure)])
+        if fetched:
+            yield pa.Table.from_pylist(fetched, schema=FETCHED_SCHEMA)
+
+
+def _get(s3, row: dict, max_bytes: int) -> dict | Failure:
     bucket, key = row["bucket"], row["key"]
     try:
-        meta, data = read_object(s3_client(), bucket, key, size=row["size"], max_bytes=max_bytes)
+        meta, data = read_object(s3, bucket, key, size=row["size"], max_bytes=max_bytes)
     except (MediaMissing, MediaTooLarge) as error:
         return Failure(bucket, key, error.reason, str(error))
     except (ClientError, BotoCoreError) as error:

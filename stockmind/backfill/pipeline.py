@@ -1,10 +1,13 @@
 """The backfill as one Ray Data pipeline, read top to bottom:
 
-    keys (listing pages / Inventory files / key list) → skip what is embedded → GET bytes
-      → decode + preprocess (one row per image or video frame) → ClipEmbedder actor pool → write
+    keys (listing pages / Inventory files / key list) → skip what is embedded → small blocks
+      → GET bytes (fetcher actors) → decode + preprocess (one row per image or video frame)
+      → ClipEmbedder actor pool → write (one actor)
 
-Stages that only wait on S3 or PostgreSQL are tasks with a fraction of a CPU; decoding and embedding
-load a model, so they are actor pools (the embedders with `cpus_per_actor` and GPUs), and
+Listing and the skip query are tasks with a fraction of a CPU, one per page of keys. Every later
+stage is an actor pool, started with the pipeline, so its start-up (boto3 clients, torch, the model)
+is paid once and overlaps the listing: the fetchers hold one boto3 client and a bounded set of GET
+threads each; decoding and embedding load a model (the embedders with `cpus_per_actor` and GPUs).
 `check_resources` refuses an embedder pool that would leave no CPU for a decoder: actors holding
 every CPU starve the read tasks, and Ray Data then hangs forever without an error.
 """
@@ -18,7 +21,7 @@ import ray
 from ray.data import ActorPoolStrategy, Dataset
 
 from stockmind.backfill.datasource import ObjectKeysDatasource
-from stockmind.backfill.fetch import fetch_objects
+from stockmind.backfill.fetch import ObjectFetcher
 from stockmind.backfill.frames import FramePreparer
 from stockmind.backfill.options import BackfillOptions
 from stockmind.backfill.skip import select_todo
@@ -30,14 +33,21 @@ from stockmind.ray_env import worker_runtime_env
 
 log = logging.getLogger(__name__)
 
-# CPUs per task or actor of the stages around the embedder: listing, queries and GETs mostly wait.
+# CPUs per task or actor of the stages around the embedder: listing, queries and writes mostly wait.
 IO_CPUS = 0.1
-DECODE_CPUS = 0.25
 WRITER_CPUS = 0.1
+# A decoder and a fetcher to feed it are counted as a pair (together the quarter CPU a decoder used
+# to ask for alone), and the two pools grow to the same size at most.
+DECODE_CPUS = 0.2
+FETCH_CPUS = 0.05
+PAIR_CPUS = DECODE_CPUS + FETCH_CPUS
 # Ray Data's streaming repartition runs tasks of one whole CPU (no option to change it): the actor
-# pools must always leave that much free, or the pipeline waits for it forever.
+# pools must always leave that much free, or the pipeline waits for it forever. It is still the only
+# way Ray Data cuts a page of keys into smaller blocks (a stage's outputs are merged up to 128 MB).
 REPARTITION_CPUS = 1.0
-OBJECTS_PER_FETCH = 16  # one task GETs this many objects in threads
+# The unit that streams through the GET, decode, embed and write stages: one embedder batch of
+# images, so the first rows are stored after one block, and a block costs a handful of Ray calls.
+OBJECTS_PER_BLOCK = 32
 OBJECTS_PER_DECODE = 8
 MAX_DECODERS = 8
 RELEASE_WAIT_S = 30.0
@@ -59,16 +69,17 @@ def keys_to_embed(shards: list[Shard], options: BackfillOptions, tally) -> Datas
 def backfill(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
     """The whole pipeline; its rows are the outcomes (`key`, `stored`, `frames`) of written objects."""
     env = worker_runtime_env()
+    decoders = decoder_pool_size(options)
     return (
         keys_to_embed(shards, options, tally)
         # Small blocks keep the stages streaming: without this a whole listing page would be fetched,
         # then decoded, then embedded, as one block, with nothing overlapping.
-        .repartition(target_num_rows_per_block=OBJECTS_PER_FETCH)
-        .map_batches(fetch_objects, batch_format="pyarrow", batch_size=OBJECTS_PER_FETCH, num_cpus=IO_CPUS,
-                     runtime_env=env, fn_kwargs={"max_bytes": options.max_object_bytes, "tally": tally})
+        .repartition(target_num_rows_per_block=OBJECTS_PER_BLOCK)
+        .map_batches(ObjectFetcher, batch_format="pyarrow", batch_size=None,
+                     compute=ActorPoolStrategy(min_size=1, max_size=decoders), num_cpus=FETCH_CPUS,
+                     runtime_env=env, fn_constructor_args=(options.max_object_bytes, tally))
         .map_batches(FramePreparer, batch_format="pyarrow", batch_size=OBJECTS_PER_DECODE,
-                     compute=ActorPoolStrategy(min_size=1, max_size=decoder_pool_size(options)),
-                     num_cpus=DECODE_CPUS, runtime_env=env,
+                     compute=ActorPoolStrategy(min_size=1, max_size=decoders), num_cpus=DECODE_CPUS, runtime_env=env,
                      fn_constructor_args=(options.model, options.max_image_pixels, options.video_fps,
                                           options.video_max_frames, tally))
         .map_batches(ClipEmbedder, fn_constructor_args=(options.model,), batch_size=options.batch_size,
@@ -89,18 +100,18 @@ def embedder_env(env: dict, options: BackfillOptions) -> dict:
 
 
 def decoder_pool_size(options: BackfillOptions) -> int:
-    """As many decoders as the CPUs left beside the embedders allow (at least one)."""
-    return max(1, min(MAX_DECODERS, int(_spare_cpus(options) // DECODE_CPUS)))
+    """As many decoders (and fetchers) as the CPUs left beside the embedders allow (at least one)."""
+    return max(1, min(MAX_DECODERS, int(_spare_cpus(options) // PAIR_CPUS)))
 
 
 def check_resources(options: BackfillOptions, wait_s: float = RELEASE_WAIT_S) -> None:
-    """Refuse an embedder pool that leaves no CPU for a decoder and the 1-CPU repartition tasks: Ray
-    Data would hang without an error. Actors of a pipeline that just finished free their CPUs a
+    """Refuse an embedder pool that leaves no CPU for a decoder (and its fetcher) and the 1-CPU
+    repartition tasks: Ray Data would hang without an error. Actors of a pipeline that just finished free their CPUs a
     moment later, so it waits up to `wait_s` for them before it refuses."""
     deadline = time.monotonic() + wait_s
-    while _spare_cpus(options) < DECODE_CPUS and time.monotonic() < deadline:
+    while _spare_cpus(options) < PAIR_CPUS and time.monotonic() < deadline:
         time.sleep(0.5)
-    if _spare_cpus(options) < DECODE_CPUS:
+    if _spare_cpus(options) < PAIR_CPUS:
         raise ConfigError(
             f"{options.pool_size} embedder actors × {options.cpus_per_actor} CPU leave no CPU for decoding:"
             f" {ray.available_resources().get('CPU', 0):g} of the cluster's {ray.cluster_resources().get('CPU', 0):g}"
