@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -299,6 +300,27 @@ def test_preprocess_each_of_only_bad_images_gives_no_pixels_and_every_error(prep
     pixels, failures = preprocessor.preprocess_each([b"", corpus.png_header_claiming(12_000, 10_000)])
     assert pixels.shape == (0, 3, SIZE, SIZE)
     assert isinstance(failures[1], DecompressionBomb) and type(failures[0]) is UndecodableMedia
+
+
+@pytest.mark.parametrize("size, crop", [({"shortest_edge": 80}, {"height": 72, "width": 72}), (80, 72)],
+                         ids=["dicts", "ints-of-older-configs"])
+def test_the_config_read_as_json_matches_transformers_processor(tmp_path, size, crop):
+    CLIPImageProcessor(size=size, crop_size=crop, resample=2, image_mean=[0.4, 0.5, 0.6],
+                       image_std=[0.2, 0.3, 0.25]).save_pretrained(tmp_path)
+    if isinstance(size, int):  # transformers saves dicts; older checkpoints on the hub hold ints
+        config = json.loads((tmp_path / "preprocessor_config.json").read_text())
+        (tmp_path / "preprocessor_config.json").write_text(json.dumps({**config, "size": size, "crop_size": crop}))
+    from_json = ImagePreprocessor.from_pretrained(str(tmp_path), device="cpu")
+    from_transformers = ImagePreprocessor.from_processor(CLIPImageProcessor.from_pretrained(tmp_path), device="cpu")
+    photo = corpus.encode(corpus.gradient(300, 200), "JPEG")
+    assert (from_json.shortest_edge, from_json.image_size, from_json.resample) == (80, 72, Image.Resampling.BILINEAR)
+    np.testing.assert_array_equal(from_json.preprocess(photo), from_transformers.preprocess(photo))
+
+
+def test_a_processor_that_is_not_resize_then_crop_is_refused(tmp_path):
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"size": {"height": 224, "width": 224}}))
+    with pytest.raises(ValueError, match="shortest-edge resize followed by a centre crop"):
+        ImagePreprocessor.from_pretrained(str(tmp_path))
 
 
 def test_from_pretrained_reads_the_checkpoint_processor_config(tmp_path):
