@@ -106,8 +106,9 @@ class Settings:
     max_messages_in_flight: int = _setting("STOCKMIND_MAX_MESSAGES_IN_FLIGHT", _positive(int), 64)
     video_fps: float = _setting("STOCKMIND_VIDEO_FPS", _positive(float), 1.0)
     video_max_frames: int = _setting("STOCKMIND_VIDEO_MAX_FRAMES", _positive(int), 64)
-    # Where the stream decodes images: its ingestor, or the embedder actors (nvJPEG on their GPU);
-    # auto = the embedders when they have a GPU (stockmind/stream/decode_placement.py).
+    # Where the stream (and, by default, the backfill) decodes images: before the embedders (the
+    # stream's ingestor, the backfill's decoders), or in the embedder actors (nvJPEG on their GPU);
+    # auto = the embedders when they have a GPU (stockmind/decode/placement.py).
     decode_on: str = _setting("STOCKMIND_DECODE_ON", _one_of("auto", "ingestor", "embedder"), "auto")
     max_image_pixels: int = _setting("STOCKMIND_MAX_IMAGE_PIXELS", _positive(int), 100_000_000)
     # An upload to the search service (and media it embeds during a request).

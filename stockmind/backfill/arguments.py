@@ -24,6 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus-per-actor", type=float, help="default: STOCKMIND_EMBEDDER_NUM_GPUS")
     parser.add_argument("--cpus-per-actor", type=float, help="default: STOCKMIND_EMBEDDER_NUM_CPUS")
     parser.add_argument("--threads-per-actor", type=int, help="torch threads per embedder actor (CPU-only runs)")
+    parser.add_argument("--decode-on", choices=("auto", "decoders", "embedder"),
+                        help="where images are decoded: the decoder actors, the embedder actors (nvJPEG on"
+                        " their GPUs), or auto: the embedders when --gpus-per-actor > 0 (default:"
+                        " STOCKMIND_DECODE_ON, whose `ingestor` means the decoders here)")
     parser.add_argument("--dry-run", action="store_true", help="list and count what would be embedded; write nothing")
     parser.add_argument("--force", action="store_true",
                         help="re-embed objects the store already has and replace their vectors")
@@ -48,6 +52,7 @@ def options_from(args: argparse.Namespace, settings: Settings) -> BackfillOption
         gpus_per_actor=_given(args.gpus_per_actor, settings.embedder_num_gpus),
         cpus_per_actor=_given(args.cpus_per_actor, settings.embedder_num_cpus),
         threads_per_actor=args.threads_per_actor,
+        decode_on=_given(args.decode_on, settings.decode_on),
         video_fps=settings.video_fps,
         video_max_frames=settings.video_max_frames,
         max_image_pixels=settings.max_image_pixels,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from stockmind.decode.placement import DecodePlacement, resolve_placement
 from stockmind.errors import ConfigError
 
 
@@ -23,6 +24,9 @@ class BackfillOptions:
     gpus_per_actor: float = 0.0
     cpus_per_actor: float = 0.5
     threads_per_actor: int | None = None  # torch threads in each embedder actor (CPU-only runs)
+    # Where images are decoded: by the decoder pool (`decoders`, alias of `ingestor`), by the embedder
+    # actors (`embedder`), or `auto`: the embedders when they have GPUs. Videos: the decoders, always.
+    decode_on: DecodePlacement | str = DecodePlacement.AUTO
     video_fps: float = 1.0
     video_max_frames: int = 64
     max_image_pixels: int = 100_000_000
@@ -41,5 +45,15 @@ class BackfillOptions:
             raise ConfigError("--batch-size and --pool-size must be at least 1")
         if self.gpus_per_actor < 0 or self.cpus_per_actor < 0:
             raise ConfigError("--gpus-per-actor and --cpus-per-actor must be >= 0")
+        try:
+            object.__setattr__(self, "decode_on", DecodePlacement(self.decode_on))
+        except ValueError:
+            raise ConfigError(f"--decode-on {self.decode_on!r}: expected auto, decoders or embedder") from None
         if self.defer_indexes and (self.prefix is None or self.manifest is not None):
             raise ConfigError("--defer-indexes needs --prefix (it names the tenants whose indexes to rebuild)")
+
+    @property
+    def decode_images_on_embedder(self) -> bool:
+        """`decode_on` resolved: `auto` decodes on the embedders when they have GPUs (nvJPEG)."""
+        placement = resolve_placement(self.decode_on, embedders_on_gpu=self.gpus_per_actor > 0)
+        return placement is DecodePlacement.EMBEDDER

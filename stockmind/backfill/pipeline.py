@@ -10,6 +10,9 @@ is paid once and overlaps the listing: the fetchers hold one boto3 client and a 
 threads each; decoding and embedding load a model (the embedders with `cpus_per_actor` and GPUs).
 `check_resources` refuses an embedder pool that would leave no CPU for a decoder: actors holding
 every CPU starve the read tasks, and Ray Data then hangs forever without an error.
+
+With images decoded on the embedders (`--decode-on`; by default when they have GPUs) the decoders
+pass images through as files and the embedder pool is `MediaEmbedder`s, which decode them (nvJPEG).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import ray
 from ray.data import ActorPoolStrategy, Dataset
 
 from stockmind.backfill.datasource import ObjectKeysDatasource
+from stockmind.backfill.embed import MediaEmbedder
 from stockmind.backfill.fetch import ObjectFetcher
 from stockmind.backfill.frames import FramePreparer
 from stockmind.backfill.options import BackfillOptions
@@ -70,6 +74,10 @@ def backfill(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
     """The whole pipeline; its rows are the outcomes (`key`, `stored`, `frames`) of written objects."""
     env = worker_runtime_env()
     decoders = decoder_pool_size(options)
+    on_embedder = options.decode_images_on_embedder
+    embedder, embedder_args = ((MediaEmbedder, (options.model, options.max_image_pixels, tally)) if on_embedder
+                               else (ClipEmbedder, (options.model,)))
+    log.info("images are decoded by the %s", "embedders" if on_embedder else "decoders")
     return (
         keys_to_embed(shards, options, tally)
         # Small blocks keep the stages streaming: without this a whole listing page would be fetched,
@@ -81,8 +89,9 @@ def backfill(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
         .map_batches(FramePreparer, batch_format="pyarrow", batch_size=OBJECTS_PER_DECODE,
                      compute=ActorPoolStrategy(min_size=1, max_size=decoders), num_cpus=DECODE_CPUS, runtime_env=env,
                      fn_constructor_args=(options.model, options.max_image_pixels, options.video_fps,
-                                          options.video_max_frames, tally))
-        .map_batches(ClipEmbedder, fn_constructor_args=(options.model,), batch_size=options.batch_size,
+                                          options.video_max_frames, tally),
+                     fn_constructor_kwargs={"pass_images": on_embedder})
+        .map_batches(embedder, fn_constructor_args=embedder_args, batch_size=options.batch_size,
                      compute=ActorPoolStrategy(min_size=1, max_size=options.pool_size),
                      num_gpus=options.gpus_per_actor, num_cpus=options.cpus_per_actor,
                      runtime_env=embedder_env(env, options))

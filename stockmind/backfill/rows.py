@@ -1,7 +1,8 @@
 """The rows that flow through the backfill pipeline, as Arrow schemas and plain-dict builders.
 
 Keys step: one `OBJECT_SCHEMA` row per listed object. Frames step: one row per image or sampled
-video frame, carrying what the writer needs to group the frames back into their media object.
+video frame, carrying what the writer needs to group the frames back into their media object; when
+the embedders decode the images, these rows are `MEDIA_ROW_SCHEMA`'s.
 """
 
 from __future__ import annotations
@@ -23,6 +24,18 @@ OBJECT_SCHEMA = pa.schema([
 
 # After the GET: the eTag, version and time are those of the bytes read, which may be newer than listed.
 FETCHED_SCHEMA = pa.schema([*OBJECT_SCHEMA, ("version_id", pa.string()), ("data", pa.large_binary())])
+
+# Into embedders that decode the images themselves: `data` is an image's file (`encoded`) or a video
+# frame's preprocessed float32 (3, S, S) pixels. One schema for both kinds of row, so Ray Data never
+# meets blocks of two schemas (a block of images only, another of frames only) to put together.
+MEDIA_ROW_SCHEMA = pa.schema([
+    *(FETCHED_SCHEMA.field(name) for name in ("bucket", "key", "etag", "version_id", "size", "modified_s")),
+    ("frame_no", pa.int64()),
+    ("frame_count", pa.int64()),
+    ("timestamp_s", pa.float64()),  # NaN for an image
+    ("data", pa.large_binary()),
+    ("encoded", pa.bool_()),
+])
 
 
 def object_row(bucket: str, key: str, etag: str | None = None, size: int | None = None,

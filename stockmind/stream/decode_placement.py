@@ -1,11 +1,8 @@
-"""Where the stream decodes images: in the ingestor's loader threads, or in the embedder actors.
+"""The batching of image files bound for the stream's embedder actors, when they decode them.
 
-- `ingestor`: the loader threads decode, and pixels travel to the embedders (the CPU-cluster shape);
-- `embedder`: image files travel to the embedder actors, which decode them with nvJPEG on their GPU
-  (or on their own CPUs), so decode scales with the embedder pool instead of one ingestor process;
-- `auto` (the default): `embedder` when the pool's actors have a GPU, else `ingestor`.
-
-Videos are always decoded to frames in the ingestor. The choice is the setting STOCKMIND_DECODE_ON
+Where the stream decodes images is `stockmind.decode.placement.DecodePlacement` (`ingestor`: its
+loader threads; `embedder`: the embedder actors; `auto`: the embedders when they have a GPU). Videos
+are always decoded to frames in the ingestor. The choice is the setting STOCKMIND_DECODE_ON
 (`Settings.decode_on`), so it travels to the ingestor actor with the settings.
 
 Images bound for the embedders wait in an `EncodedBatcher`: one image is one row, so a batch is a list
@@ -18,21 +15,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from enum import StrEnum
-
-
-class DecodePlacement(StrEnum):
-    INGESTOR = "ingestor"
-    EMBEDDER = "embedder"
-    AUTO = "auto"
-
-
-def resolve_placement(placement: DecodePlacement | str, embedders_on_gpu: bool) -> DecodePlacement:
-    """`auto` → `embedder` when the embedders have a GPU (nvJPEG beats the ingestor's CPUs), else `ingestor`."""
-    placement = DecodePlacement(placement)
-    if placement is DecodePlacement.AUTO:
-        return DecodePlacement.EMBEDDER if embedders_on_gpu else DecodePlacement.INGESTOR
-    return placement
 
 
 @dataclass

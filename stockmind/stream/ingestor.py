@@ -7,7 +7,7 @@ every settled message in one transaction, and deletes messages only after their 
 committed (at-least-once delivery, exactly-once effect through the store's idempotent upserts).
 
 Images are decoded in the loader threads or, with decode placed on the embedders (the default when
-they have GPUs; see `decode_placement`), sent to them as files; an image the embedder cannot
+they have GPUs; see `stockmind.decode.placement`), sent to them as files; an image the embedder cannot
 decode comes back as that image's error and is handled exactly like one the loader could not decode.
 """
 
@@ -26,6 +26,7 @@ from botocore.config import Config
 
 from stockmind.config import Settings
 from stockmind.decode.image import ImagePreprocessor
+from stockmind.decode.placement import DecodePlacement, resolve_placement
 from stockmind.decode.prepare import PreparedMedia, prepare_media
 from stockmind.errors import PoisonInput
 from stockmind.logs import configure_worker_logging, flush_logs
@@ -35,12 +36,7 @@ from stockmind.media.objects import ObjectMeta, s3_client
 from stockmind.media.types import EventKind, MediaType
 from stockmind.store import MediaRemoval, PgVectorWriter
 from stockmind.stream.batching import BatchSlice, EmbedBatch, EmbedBatcher
-from stockmind.stream.decode_placement import (
-    DecodePlacement,
-    EncodedBatch,
-    EncodedBatcher,
-    resolve_placement,
-)
+from stockmind.stream.decode_placement import EncodedBatch, EncodedBatcher
 from stockmind.stream.embedders import EmbedderPool
 from stockmind.stream.failures import FailurePolicy, is_poison, retry_delay_s
 from stockmind.stream.fetch import ObjectFetcher
