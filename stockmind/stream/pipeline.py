@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 # `run`, `stop` and `stats` must be able to run at the same time in the actor.
 ACTOR_CONCURRENCY = 4
 MAX_RESTARTS = 3
-POLL_S = 0.5
+# How soon a SIGTERM reaches the ingestors (`ray job stop` kills the job a few seconds after it).
+POLL_S = 0.1
 # Of the head's custom resource (cluster.yaml declares 1): room for several streams side by side.
 INGESTOR_RESOURCE_SHARE = 0.01
 # After one ingestor failed for good, how long the others get to release what they hold.
