@@ -99,11 +99,15 @@ class Settings:
     dlq_url: str | None = _setting("STOCKMIND_DLQ_URL", _url(("https", "http")))
     model: str = _setting("STOCKMIND_MODEL", _text, DEFAULT_MODEL)
     embed_batch_size: int = _setting("STOCKMIND_EMBED_BATCH_SIZE", _positive(int), 32)
+    # Per ingestor: a stream with STOCKMIND_INGESTORS=N keeps N × this many embedder actors.
     embedder_pool_size: int = _setting("STOCKMIND_EMBEDDER_POOL_SIZE", _positive(int), 1)
     embedder_num_gpus: float = _setting("STOCKMIND_EMBEDDER_NUM_GPUS", _non_negative_float, 0.0)
     embedder_num_cpus: float = _setting("STOCKMIND_EMBEDDER_NUM_CPUS", _non_negative_float, 0.5)
     batch_max_wait_s: float = _setting("STOCKMIND_BATCH_MAX_WAIT_S", _non_negative_float, 0.2)
     max_messages_in_flight: int = _setting("STOCKMIND_MAX_MESSAGES_IN_FLIGHT", _positive(int), 64)
+    # Stream ingestor actors, spread across nodes, all consuming the one queue (each with its own
+    # embedder pool and its own in-flight bound).
+    ingestors: int = _setting("STOCKMIND_INGESTORS", _positive(int), 1)
     video_fps: float = _setting("STOCKMIND_VIDEO_FPS", _positive(float), 1.0)
     video_max_frames: int = _setting("STOCKMIND_VIDEO_MAX_FRAMES", _positive(int), 64)
     # Where the stream (and, by default, the backfill) decodes images: before the embedders (the

@@ -21,10 +21,16 @@ from stockmind.stream.shutdown import ShutdownRequest
 log = logging.getLogger(__name__)
 
 def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-messages", type=int, help="stop after this many messages (default: run forever)")
+    parser.add_argument("--max-messages", type=int,
+                        help="stop after this many messages in all: each ingestor stops after its share"
+                             " (default: run forever)")
     parser.add_argument("--idle-exit-s", type=float,
                         help="stop once the queue has been empty this long (default: run forever)")
-    parser.add_argument("--pool-size", type=int, help="embedder actors (default: STOCKMIND_EMBEDDER_POOL_SIZE)")
+    parser.add_argument("--ingestors", type=_positive_int,
+                        help="ingestor actors, spread across the nodes, sharing the queue"
+                             " (default: STOCKMIND_INGESTORS)")
+    parser.add_argument("--pool-size", type=int,
+                        help="embedder actors of each ingestor (default: STOCKMIND_EMBEDDER_POOL_SIZE)")
     parser.add_argument("--receive-wait-s", type=float, default=StreamOptions.receive_wait_s,
                         help="SQS long-polling wait (0-20 s)")
     parser.add_argument("--receive-threads", type=int, default=StreamOptions.receive_threads,
@@ -33,8 +39,15 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
                         help="threads fetching and decoding objects")
     parser.add_argument("--shutdown-grace-s", type=float, default=StreamOptions.shutdown_grace_s,
                         help="on SIGTERM, finish in-flight work for this long, then release the rest")
-    parser.add_argument("--ingestor-cpus", type=float, default=0.5, help="Ray CPUs of the ingestor actor")
+    parser.add_argument("--ingestor-cpus", type=float, default=0.5, help="Ray CPUs of each ingestor actor")
     parser.add_argument("--stats-file", type=Path, help="write the run's final stats here as JSON")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def options_from_args(args: argparse.Namespace) -> StreamOptions:
@@ -49,6 +62,8 @@ def run_job(args: argparse.Namespace) -> int:
     settings = Settings.from_env(require=REQUIRED_SETTINGS)
     if args.pool_size:
         settings = dataclasses.replace(settings, embedder_pool_size=args.pool_size)
+    if args.ingestors:
+        settings = dataclasses.replace(settings, ingestors=args.ingestors)
     options = options_from_args(args)
     migrate(settings.database_url)
     # Under `ray job submit` a plain ray.init() joins the job's cluster.
