@@ -245,7 +245,7 @@ class EndToEnd:
         import ray
 
         ray.init(address=self.stack.ray.address, logging_level=logging.WARNING, log_to_driver=False)
-        self.s3, self.sqs = boto3.client("s3"), boto3.client("sqs")
+        self.s3 = boto3.client("s3")
         self.gpus = 1 if plan.device == "cuda" else 0
         if ray.cluster_resources().get("GPU", 0) < self.gpus:
             # A GPU actor would wait for a GPU forever, with no error.
@@ -273,16 +273,6 @@ class EndToEnd:
                 range(len(blobs))))
         return prefix
 
-    def wait_for_queue(self, count: int, timeout_s: float = 120) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            attributes = self.sqs.get_queue_attributes(QueueUrl=self.stack.queue_url,
-                                                       AttributeNames=["ApproximateNumberOfMessages"])
-            if int(attributes["Attributes"]["ApproximateNumberOfMessages"]) >= count:
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"the queue did not reach {count} messages")
-
     def stream(self, model: str, blobs: list[bytes]) -> None:
         from stockmind.config import Settings
         from stockmind.stream.embedders import EmbedderPool
@@ -293,7 +283,7 @@ class EndToEnd:
         settings = dataclasses.replace(Settings.from_env(env), embed_batch_size=self.plan.e2e_batch,
                                        max_messages_in_flight=4 * self.plan.e2e_batch)
         self.upload("bench-stream", blobs)
-        self.wait_for_queue(len(blobs))
+        self.stack.wait_for_queued(len(blobs))
         pool = EmbedderPool(model, size=1, num_cpus=1, num_gpus=self.gpus)
         try:
             ingestor = StreamIngestor(settings, StreamOptions(max_messages=len(blobs), receive_wait_s=1),

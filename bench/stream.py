@@ -20,7 +20,7 @@ stream_vs_ceiling = the light stream's steady images/s (rows committed between 1
 run) ÷ the lowest ceiling; the goal is ≥ 0.8.
 
 Scale-out: the stream as the job runs it (`run_stream`, ingestor actors with their own embedder)
-with 1 then 2 ingestors on a two-node local Ray cluster (tests/integration/ray_nodes.py), each over
+with 1 then 2 ingestors on a two-node local Ray cluster (stockmind/local/two_node_cluster.py), each over
 an equally deep queue filled once the ingestors are up; stream_scaleout = the 2-ingestor steady rate
 ÷ the 1-ingestor one. Both nodes share this machine's cores and the one moto server, so it shows
 whether a second ingestor adds throughput where the first is not at a ceiling, not a second machine.
@@ -47,7 +47,6 @@ import multiprocessing
 import os
 import queue
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -61,7 +60,6 @@ from stockmind.local.ray_head import RAY_ENV
 
 # Ray reads these when it is first imported (loopback only, no usage stats).
 os.environ.update(RAY_ENV)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the two-node cluster helper under tests/
 
 import boto3  # noqa: E402
 import ray  # noqa: E402
@@ -75,6 +73,7 @@ from stockmind.dev.checkpoints import build_random_vit_b32  # noqa: E402
 from stockmind.dev.synthetic import catalogue, render  # noqa: E402
 from stockmind.embed.models import SMALL_CLIP  # noqa: E402
 from stockmind.local.stack import LocalStack  # noqa: E402
+from stockmind.local.two_node_cluster import two_node_cluster  # noqa: E402
 from stockmind.media.objects import s3_client  # noqa: E402
 from stockmind.media.types import MediaType  # noqa: E402
 from stockmind.store import connect, embedded_media, migrate  # noqa: E402
@@ -84,7 +83,6 @@ from stockmind.stream.options import StreamOptions  # noqa: E402
 from stockmind.stream.pipeline import run_stream  # noqa: E402
 from stockmind.stream.shutdown import ShutdownRequest  # noqa: E402
 from stockmind.stream.sqs_source import SQS_BATCH_LIMIT, SqsSource  # noqa: E402
-from tests.integration.ray_nodes import two_node_cluster  # noqa: E402
 
 log = logging.getLogger("bench.stream")
 
@@ -155,18 +153,8 @@ class Bench:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda kb: self.s3.put_object(Bucket=self.stack.bucket, Key=kb[0], Body=kb[1]),
                           zip(keys, blobs)))
-        self.wait_for_queue(len(keys))
+        self.stack.wait_for_queued(len(keys))
         return keys
-
-    def wait_for_queue(self, count: int, timeout_s: float = 120) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            attributes = self.sqs.get_queue_attributes(QueueUrl=self.stack.queue_url,
-                                                       AttributeNames=["ApproximateNumberOfMessages"])
-            if int(attributes["Attributes"]["ApproximateNumberOfMessages"]) >= count:
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"the queue did not reach {count} messages")
 
     def bare_rate(self, pool: EmbedderPool, pixels: np.ndarray, batches: int) -> float:
         """Images/s of the pool fed ready pixels, with the stream's pipelining (two batches queued)."""
@@ -190,10 +178,10 @@ class Bench:
             ceilings["s3_get"] = self.get_rate(keys)
             log.info("ceilings so far: %s", ceilings)
             self.send(bodies)
-            self.wait_for_queue(count)
+            self.stack.wait_for_queued(count)
         options = dataclasses.replace(self.options, max_messages=count)
         ingestor = StreamIngestor(settings, options, pool=pool)
-        counter = RowCounter(settings.database_url)
+        counter = StoreWatcher(settings.database_url, poll_s=COUNT_POLL_S)
         started = time.perf_counter()
         try:
             stats = ingestor.run()
@@ -298,10 +286,10 @@ class Bench:
             if not runner.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"{ingestors} ingestors did not start")
             time.sleep(0.5)
-        counter = RowCounter(settings.database_url)
+        counter = StoreWatcher(settings.database_url, poll_s=COUNT_POLL_S)
         try:
             self.send(bodies)
-            counter.wait_for(len(bodies), timeout_s=300)
+            counter.wait_for_rows(len(bodies), timeout_s=300)
         finally:
             counter.stop()
             shutdown.request()
@@ -321,7 +309,7 @@ class Bench:
         runner = threading.Thread(target=ingestor.run, daemon=True)
         runner.start()
         put_at: dict[str, float] = {}
-        watcher = Watcher(database_url)
+        watcher = StoreWatcher(database_url)
         try:
             blobs = photos(int(rate_per_s * self.plan.latency_seconds))
             started = time.monotonic()
@@ -380,44 +368,15 @@ def steady_rate(samples: list[tuple[float, int]], total: int) -> float:
     return (high[1] - low[1]) / (high[0] - low[0])
 
 
-class RowCounter:
-    """Samples how many media rows are committed, for a rate without the run's start-up and tail."""
+class StoreWatcher:
+    """Polls PostgreSQL every `poll_s`: when each key's row first became visible (wall clock, for
+    put→searchable), and how many rows were committed when (for a rate without start-up and tail)."""
 
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str, poll_s: float = POLL_S):
+        self.seen: dict[str, float] = {}
         self.samples: list[tuple[float, int]] = []
         self._conn = connect(database_url)
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            (rows,) = self._conn.execute("SELECT count(*) FROM media WHERE status = 'active'").fetchone()
-            self.samples.append((time.perf_counter(), rows))
-            time.sleep(COUNT_POLL_S)
-
-    def wait_for(self, rows: int, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not self.samples or self.samples[-1][1] < rows:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"only {self.samples[-1][1] if self.samples else 0} of {rows} rows committed")
-            time.sleep(0.1)
-
-    def steady_rate(self, total: int) -> float:
-        return steady_rate(self.samples, total)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(5)
-        self._conn.close()
-
-
-class Watcher:
-    """Polls PostgreSQL and records when each key's row first became visible (wall clock)."""
-
-    def __init__(self, database_url: str):
-        self.seen: dict[str, float] = {}
-        self._conn = connect(database_url)
+        self._poll_s = poll_s
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -427,13 +386,24 @@ class Watcher:
             now = time.time()
             for _, key in embedded_media(self._conn):
                 self.seen.setdefault(key, now)
-            time.sleep(POLL_S)
+            self.samples.append((time.perf_counter(), len(self.seen)))
+            time.sleep(self._poll_s)
+
+    def wait_for_rows(self, rows: int, timeout_s: float) -> None:
+        self._wait(lambda: len(self.seen) >= rows, timeout_s, lambda: f"only {len(self.seen)} of {rows} rows committed")
 
     def wait_for(self, keys: set[str], timeout_s: float) -> None:
+        self._wait(lambda: keys <= self.seen.keys(), timeout_s,
+                   lambda: f"{len(keys - self.seen.keys())} uploads never became searchable")
+
+    def steady_rate(self, total: int) -> float:
+        return steady_rate(self.samples, total)
+
+    def _wait(self, done, timeout_s: float, failure) -> None:
         deadline = time.monotonic() + timeout_s
-        while not keys <= self.seen.keys():
+        while not done():
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{len(keys - self.seen.keys())} uploads never became searchable")
+                raise RuntimeError(failure())
             time.sleep(0.1)
 
     def stop(self) -> None:

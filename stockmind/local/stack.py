@@ -13,6 +13,7 @@ import logging
 import os
 import shlex
 import shutil
+import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -112,6 +113,18 @@ class LocalStack:
             "moto": self.moto.is_running(),
             "ray": bool(self.ray and self.ray.is_running()),
         }
+
+    def wait_for_queued(self, count: int, timeout_s: float = 120.0) -> None:
+        """Until the media queue holds at least `count` messages (S3 notifies moto's SQS a moment
+        after each PUT): benchmarks start timing a drain only once the whole backlog is there."""
+        _, sqs = _aws_clients(self.endpoint_url)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            depth = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+            if int(depth["Attributes"]["ApproximateNumberOfMessages"]) >= count:
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"the queue did not reach {count} messages in {timeout_s:g} s")
 
     # ----- what clients need -----------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 resource, a worker declaring one GPU), the nodes' own settings put each embedder actor on the GPU
 node and the stream's ingestor on the head.
 
-Both nodes run on this machine (tests/integration/ray_nodes.py); the worker declares a GPU it does
+Both nodes run on this machine (stockmind/local/two_node_cluster.py); the worker declares a GPU it does
 not have, so torch runs on CPU.
 The driver runs in a subprocess: this test session may already be connected to the stack's head.
 """
@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from stockmind.embed.models import SMALL_CLIP
-from tests.integration.ray_nodes import RAY_ENV, two_node_cluster
+from stockmind.local.two_node_cluster import TWO_NODE_RAY_ENV, two_node_cluster
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,8 +68,8 @@ def two_nodes():
 
 def test_embedders_land_on_the_gpu_node_and_the_ingestor_on_the_head(two_nodes):
     _, exported = cluster_settings()
-    env = {**os.environ, **RAY_ENV, **exported, "STOCKMIND_MODEL": SMALL_CLIP, "STOCKMIND_EMBEDDER_POOL_SIZE": "1",
-           "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, **TWO_NODE_RAY_ENV, **exported, "STOCKMIND_MODEL": SMALL_CLIP,
+           "STOCKMIND_EMBEDDER_POOL_SIZE": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", DRIVER, *two_nodes], env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from ray.util.state import list_actors
 
+from stockmind.local.two_node_cluster import TWO_NODE_RAY_ENV, two_node_cluster
 from stockmind.stream.options import StreamOptions
 from stockmind.stream.pipeline import merge_stats, split_options
-from tests.integration.ray_nodes import RAY_ENV, two_node_cluster
 from tests.integration.stream_support import (
     TEST_MODEL,
     drain_dlq,
@@ -46,7 +46,7 @@ def two_nodes():
 
 def start_job(two_nodes, stack_env, database_url, stats_file: Path, log_file: Path) -> subprocess.Popen:
     gcs, _ = two_nodes
-    env = {**os.environ, **stack_env, **RAY_ENV, "STOCKMIND_RAY_ADDRESS": gcs, "DATABASE_URL": database_url,
+    env = {**os.environ, **stack_env, **TWO_NODE_RAY_ENV, "STOCKMIND_RAY_ADDRESS": gcs, "DATABASE_URL": database_url,
            "STOCKMIND_MODEL": TEST_MODEL, "HF_HUB_OFFLINE": "1",
            # One embedder each at a quarter CPU (each torch actor costs ~1.3 GB); few messages in flight
            # per ingestor, so neither can hold the whole queue while the other is busy.

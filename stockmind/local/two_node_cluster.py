@@ -1,4 +1,4 @@
-"""A Ray cluster of two nodes on this machine, for the tests that need actors placed across nodes.
+"""A Ray cluster of two nodes on this machine, for the tests and benchmarks that place actors across nodes.
 
 Both nodes run here (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=1, every port chosen free, as
 stockmind/local/ray_head.py does), each `ray start` in its own process group, so stopping the
@@ -18,7 +18,9 @@ from pathlib import Path
 from stockmind.local.ports import LOOPBACK, free_port, stop_process_group
 
 RAY = Path(sys.executable).with_name("ray")
-RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1", "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+# Unlike the stack's single head (ray_head.RAY_ENV), a second node must be allowed to join.
+TWO_NODE_RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1", "RAY_USAGE_STATS_ENABLED": "0",
+                    "RAY_AUTH_MODE": "disabled"}
 NODE_PORT_FLAGS = ("--dashboard-agent-listen-port", "--dashboard-agent-grpc-port", "--runtime-env-agent-port",
                    "--metrics-export-port", "--node-manager-port", "--object-manager-port")
 
@@ -32,8 +34,8 @@ def ray_start(*args: str, temp_dir: str, groups: list[int]) -> None:
     log = Path(f"{temp_dir}-start.log")  # a file, not a pipe: Ray's daemons outlive `ray start`
     for _ in range(3):  # the raylet has a fixed 30 s to register: a loaded machine can miss it
         with log.open("ab") as out:
-            process = subprocess.Popen(command, env={**os.environ, **RAY_ENV}, stdin=subprocess.DEVNULL, stdout=out,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(command, env={**os.environ, **TWO_NODE_RAY_ENV}, stdin=subprocess.DEVNULL,
+                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         groups.append(process.pid)
         if process.wait(timeout=300) == 0:
             return
