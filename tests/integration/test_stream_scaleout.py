@@ -18,8 +18,6 @@ import pytest
 from ray.util.state import list_actors
 
 from stockmind.local.two_node_cluster import TWO_NODE_RAY_ENV, two_node_cluster
-from stockmind.stream.options import StreamOptions
-from stockmind.stream.pipeline import merge_stats, split_options
 from tests.integration.stream_support import (
     TEST_MODEL,
     drain_dlq,
@@ -95,26 +93,3 @@ def test_two_ingestors_on_two_nodes_share_the_queue_and_embed_every_image_exactl
     assert {(m["attributes"]["ObjectKey"], m["attributes"]["ErrorType"]) for m in dead} == set(poison.items())
     assert all(m["attributes"]["ErrorDetail"] for m in dead)
     assert queue_counts(aws, aws.queue_url) == (0, 0)
-
-
-def test_max_messages_is_shared_out_so_the_total_is_as_asked():
-    assert [o.max_messages for o in split_options(StreamOptions(max_messages=7), 3)] == [3, 2, 2]
-    assert [o.max_messages for o in split_options(StreamOptions(max_messages=1), 3)] == [1]
-    assert [o.max_messages for o in split_options(StreamOptions(), 2)] == [None, None]
-
-
-def test_merged_stats_sum_the_counts_and_keep_each_ingestors_own():
-    def run(received, batches, mean_rows, lag, node):
-        return {"counts": {"received": received, "dlq": 1}, "stage_seconds": {"embed": 1.5},
-                "stage_calls": {"embed": batches}, "batches": batches, "mean_batch_rows": mean_rows,
-                "lag_p50_s": lag, "lag_p99_s": lag, "in_flight": 0, "elapsed_s": 10.0 + received,
-                "model_id": "m", "node_id": node, "pid": 1}
-
-    runs = [run(3, 1, 2.0, 0.5, "a"), run(5, 3, 4.0, None, "b")]
-    merged = merge_stats(runs)
-
-    assert merged["counts"] == {"received": 8, "dlq": 2}
-    assert merged["stage_seconds"] == {"embed": 3.0} and merged["stage_calls"] == {"embed": 4}
-    assert merged["mean_batch_rows"] == pytest.approx(3.5)
-    assert (merged["lag_p50_s"], merged["elapsed_s"], merged["model_id"]) == (0.5, 15.0, "m")
-    assert "node_id" not in merged and merged["ingestors"] == runs
