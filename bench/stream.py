@@ -70,13 +70,14 @@ from stockmind.config import Settings  # noqa: E402
 from stockmind.decode.image import ImagePreprocessor  # noqa: E402
 from stockmind.decode.prepare import prepare_media  # noqa: E402
 from stockmind.dev.checkpoints import build_random_vit_b32  # noqa: E402
+from stockmind.dev.store_watch import StoreWatcher, steady_rate  # noqa: E402
 from stockmind.dev.synthetic import catalogue, render  # noqa: E402
 from stockmind.embed.models import SMALL_CLIP  # noqa: E402
 from stockmind.local.stack import LocalStack  # noqa: E402
 from stockmind.local.two_node_cluster import two_node_cluster  # noqa: E402
 from stockmind.media.objects import s3_client  # noqa: E402
 from stockmind.media.types import MediaType  # noqa: E402
-from stockmind.store import connect, embedded_media, migrate  # noqa: E402
+from stockmind.store import migrate  # noqa: E402
 from stockmind.stream.embedders import EmbedderPool  # noqa: E402
 from stockmind.stream.ingestor import StreamIngestor  # noqa: E402
 from stockmind.stream.options import StreamOptions  # noqa: E402
@@ -190,7 +191,7 @@ class Bench:
         elapsed = time.perf_counter() - started
         if stats["counts"]["objects_embedded"] != count:
             raise RuntimeError(f"the stream embedded {stats['counts']['objects_embedded']} of {count}")
-        return count / elapsed, counter.steady_rate(count), stats
+        return count / elapsed, counter.steady_rate(count, STEADY), stats
 
     def efficiency(self, label: str, model: str, images: int, bare_batches: int,
                    ceilings: dict[str, float] | None = None) -> tuple[float, float, float]:
@@ -242,7 +243,7 @@ class Bench:
         if len(bodies) < count:
             raise RuntimeError(f"drained {len(bodies)} of {count} messages")
         # Measured as the stream's steady rate is: between 10 % and 90 % of the messages.
-        return steady_rate(samples, count), list(bodies.values())
+        return steady_rate(samples, count, STEADY), list(bodies.values())
 
     def send(self, bodies: list[str]) -> None:
         """Put `bodies` back on the queue (10 per call, 8 calls at a time): much faster than uploading."""
@@ -298,7 +299,7 @@ class Bench:
         log.info("%d ingestors: received %s on nodes %s; stage seconds %s", ingestors,
                  [r["counts"]["received"] for r in runs], [r["node_id"][:8] for r in runs],
                  [r["stage_seconds"] for r in runs])
-        return counter.steady_rate(len(bodies))
+        return counter.steady_rate(len(bodies), STEADY)
 
     def latency(self, model: str, rate_per_s: float) -> list[float]:
         """Put→searchable seconds for uploads at `rate_per_s` while the stream runs."""
@@ -362,54 +363,6 @@ def _delete_all(source: SqsSource, received: queue.Queue) -> None:
             source.delete(messages)
 
 
-def steady_rate(samples: list[tuple[float, int]], total: int) -> float:
-    """Items/s between the first (time, items done) samples at STEADY's shares of `total`."""
-    low, high = (next((t, n) for t, n in samples if n >= share * total) for share in STEADY)
-    return (high[1] - low[1]) / (high[0] - low[0])
-
-
-class StoreWatcher:
-    """Polls PostgreSQL every `poll_s`: when each key's row first became visible (wall clock, for
-    put→searchable), and how many rows were committed when (for a rate without start-up and tail)."""
-
-    def __init__(self, database_url: str, poll_s: float = POLL_S):
-        self.seen: dict[str, float] = {}
-        self.samples: list[tuple[float, int]] = []
-        self._conn = connect(database_url)
-        self._poll_s = poll_s
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            now = time.time()
-            for _, key in embedded_media(self._conn):
-                self.seen.setdefault(key, now)
-            self.samples.append((time.perf_counter(), len(self.seen)))
-            time.sleep(self._poll_s)
-
-    def wait_for_rows(self, rows: int, timeout_s: float) -> None:
-        self._wait(lambda: len(self.seen) >= rows, timeout_s, lambda: f"only {len(self.seen)} of {rows} rows committed")
-
-    def wait_for(self, keys: set[str], timeout_s: float) -> None:
-        self._wait(lambda: keys <= self.seen.keys(), timeout_s,
-                   lambda: f"{len(keys - self.seen.keys())} uploads never became searchable")
-
-    def steady_rate(self, total: int) -> float:
-        return steady_rate(self.samples, total)
-
-    def _wait(self, done, timeout_s: float, failure) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not done():
-            if time.monotonic() > deadline:
-                raise RuntimeError(failure())
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(5)
-        self._conn.close()
 
 
 def main(args: argparse.Namespace) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 
 import ray
 
@@ -22,8 +21,7 @@ from stockmind.store.migrations import pending_migrations
 log = logging.getLogger(__name__)
 
 
-def run_backfill(options: BackfillOptions, on_written: Callable[[int], None] | None = None) -> BackfillSummary:
-    """`on_written(n)` is called as each batch of n objects is stored (benchmarks time it)."""
+def run_backfill(options: BackfillOptions) -> BackfillSummary:
     configure_logging("backfill")  # the driver's records; the workers' come from jobs/backfill.py's hook
     pipeline.check_resources(options)
     prepare_store(options)
@@ -41,8 +39,6 @@ def run_backfill(options: BackfillOptions, on_written: Callable[[int], None] | N
         embedded += int(stored.sum())
         unchanged += int((~stored).sum())
         frames += int(batch["frames"][stored].sum())
-        if on_written is not None:
-            on_written(len(stored))
     built = build_deferred_indexes(options.database_url)
     log.info("built %d deferred HNSW indexes", len(built))
     return _summarise(tally, options, started, embedded=embedded, unchanged=unchanged, frames=frames)
