@@ -4,6 +4,8 @@
 #   make test   — lint, then the whole test suite (unit + integration against real services); CI runs this
 VENV ?= $(HOME)/.cache/stockmind/venv
 PY := $(VENV)/bin/python
+# bench/gpu.py needs a GPU: bench/gpu.sh runs it there.
+CPU_BENCHES := $(filter-out bench/gpu.py,$(wildcard bench/*.py))
 
 .PHONY: demo lint test unit venv system iac-venv bench bench-quick notebooks terraform-validate down clean
 
@@ -30,10 +32,10 @@ unit: venv
 	$(PY) -m pytest tests/unit
 
 bench-quick: venv
-	@for b in bench/*.py; do echo "== $$b --quick"; $(PY) $$b --quick || exit 1; done
+	@for b in $(CPU_BENCHES); do echo "== $$b --quick"; $(PY) $$b --quick || exit 1; done
 
 bench: venv
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in $(CPU_BENCHES); do echo "== $$b"; $(PY) $$b || exit 1; done
 
 notebooks: venv
 	@mkdir -p notebooks/outputs
