@@ -20,7 +20,9 @@ from tests.integration.stream_support import (
 )
 
 JOB = Path(__file__).resolve().parents[2] / "jobs" / "stream.py"
-OBJECTS = 40
+# Enough that the stream cannot finish them all in the moment between its first rows and the SIGTERM
+# (with 40 it once did, and the test saw no mid-stream stop).
+OBJECTS = 120
 
 
 def start_job(stack_env, database_url, stats_file: Path, log_file: Path) -> subprocess.Popen:

@@ -51,7 +51,7 @@ def start_job(two_nodes, stack_env, database_url, stats_file: Path, log_file: Pa
            "STOCKMIND_EMBEDDER_POOL_SIZE": "1", "STOCKMIND_EMBEDDER_NUM_CPUS": "0.25",
            "STOCKMIND_EMBED_BATCH_SIZE": "2", "STOCKMIND_BATCH_MAX_WAIT_S": "0.05",
            "STOCKMIND_MAX_MESSAGES_IN_FLIGHT": "4"}
-    command = [sys.executable, str(JOB), "--ingestors", "2", "--idle-exit-s", "15", "--receive-wait-s", "1",
+    command = [sys.executable, str(JOB), "--ingestors", "2", "--idle-exit-s", "30", "--receive-wait-s", "1",
                "--load-threads", "2", "--ingestor-cpus", "0.25", "--stats-file", str(stats_file)]
     with open(log_file, "wb") as log:
         return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -69,7 +69,8 @@ def test_two_ingestors_on_two_nodes_share_the_queue_and_embed_every_image_exactl
     job = start_job(two_nodes, stack_env, database_url, stats_file, log_file)
     try:
         # Uploads wait for both ingestors: the first one up would otherwise drain the queue alone.
-        # (Each one's idle clock starts in its __init__: --idle-exit-s covers the gap between them.)
+        # (Each one's idle clock starts in its __init__: --idle-exit-s covers the gap between them, with
+        # room for a loaded machine.)
         wait_for(lambda: ingestors_alive(two_nodes[1]) == 2 or job.poll() is not None, 300, "both ingestors",
                  interval_s=1.0)
         assert job.poll() is None, log_file.read_text()[-3000:]
