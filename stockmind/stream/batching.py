@@ -3,6 +3,9 @@
 An image gives one row and a video one row per sampled frame, so a batch mixes objects and a long
 video spans several batches. Each batch carries `BatchSlice`s that say which rows belong to which
 object, so the vectors can be put back together (`VectorAssembly`).
+
+Image files bound for embedders that decode them (`stockmind.decode.placement`) wait in an
+`EncodedBatcher`: one file is one row, and the same rule sends its batches.
 """
 
 from __future__ import annotations
@@ -33,6 +36,16 @@ class EmbedBatch:
     @property
     def rows(self) -> int:
         return len(self.pixels)
+
+
+@dataclass
+class EncodedBatch:
+    owners: list[Hashable]
+    blobs: list[bytes]
+
+    @property
+    def rows(self) -> int:
+        return len(self.blobs)
 
 
 @dataclass
@@ -91,6 +104,19 @@ class EmbedBatcher:
                 self._queue.popleft()
         self._rows -= size
         return EmbedBatch(np.concatenate(parts) if len(parts) > 1 else parts[0], slices)
+
+
+class EncodedBatcher(EmbedBatcher):
+    """Image files → `EncodedBatch`es, one row per file, sent by `EmbedBatcher`'s rule."""
+
+    def add(self, owner: Hashable, data: bytes) -> None:
+        self._queue.append(_Pending(owner, [data], self._clock()))
+        self._rows += 1
+
+    def _cut(self, size: int) -> EncodedBatch:
+        taken = [self._queue.popleft() for _ in range(size)]
+        self._rows -= size
+        return EncodedBatch([item.owner for item in taken], [item.pixels[0] for item in taken])
 
 
 @dataclass

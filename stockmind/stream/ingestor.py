@@ -35,8 +35,7 @@ from stockmind.media.keys import parse_media_key
 from stockmind.media.objects import ObjectMeta, s3_client
 from stockmind.media.types import EventKind, MediaType
 from stockmind.store import MediaRemoval, PgVectorWriter
-from stockmind.stream.batching import BatchSlice, EmbedBatch, EmbedBatcher
-from stockmind.stream.decode_placement import EncodedBatch, EncodedBatcher
+from stockmind.stream.batching import BatchSlice, EmbedBatch, EmbedBatcher, EncodedBatch, EncodedBatcher
 from stockmind.stream.embedders import EmbedderPool
 from stockmind.stream.failures import FailurePolicy, is_poison, retry_delay_s
 from stockmind.stream.fetch import ObjectFetcher

@@ -5,7 +5,7 @@ import pytest
 from stockmind.config import Settings
 from stockmind.decode.placement import DecodePlacement, resolve_placement
 from stockmind.errors import ConfigError
-from stockmind.stream.decode_placement import EncodedBatcher
+from stockmind.stream.batching import EncodedBatcher
 
 
 @pytest.mark.parametrize("value, expected", [("", "auto"), ("ingestor", "ingestor"), (" Embedder ", "embedder"),
