@@ -1,6 +1,6 @@
 """Every error leaves the service as JSON, `{"error": {"code", "message"}}`, with the right status.
 
-Bad input is the caller's to fix and says what is wrong (400/401/404/413/415/422); a failure of
+Bad input is the caller's to fix and says what is wrong (400/401/404/413/415/422/429); a failure of
 ours is a 503 (a dependency is down) or a bare 500 whose details go to the log, never to the body.
 """
 
@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from stockmind.errors import InvalidMediaKey, MediaTooLarge, UndecodableMedia
+from stockmind.service.combine import EmptyQuery
+from stockmind.service.cursors import InvalidCursor
 from stockmind.service.search import MediaNotFound
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,16 @@ log = logging.getLogger(__name__)
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           413: "body_too_large", 415: "unsupported_media_type", 422: "invalid_parameters",
           503: "unavailable"}
+
+# The caller's input errors raised below the HTTP layer: (status, code; None: the error's own `reason`).
+_INPUT_ERRORS: dict[type[Exception], tuple[int, str | None]] = {
+    UndecodableMedia: (400, None),
+    InvalidCursor: (400, "invalid_cursor"),
+    MediaNotFound: (404, "media_not_found"),
+    MediaTooLarge: (413, None),
+    InvalidMediaKey: (422, None),
+    EmptyQuery: (422, "empty_query"),
+}
 
 
 class ApiError(HTTPException):
@@ -43,10 +55,8 @@ def json_error(status: int, code: str, message: str, headers: dict[str, str] | N
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(UndecodableMedia, _undecodable)
-    app.add_exception_handler(InvalidMediaKey, _bad_key)
-    app.add_exception_handler(MediaNotFound, _not_found)
-    app.add_exception_handler(MediaTooLarge, _too_large)
+    for error_type in _INPUT_ERRORS:
+        app.add_exception_handler(error_type, _input_error)
     app.add_exception_handler(psycopg.OperationalError, _unavailable)
     app.add_exception_handler(psycopg_pool.PoolTimeout, _unavailable)
     app.add_exception_handler(Exception, _internal)
@@ -65,20 +75,17 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
     return json_error(422, "invalid_parameters", summary, problems=problems)
 
 
-async def _undecodable(request: Request, error: UndecodableMedia) -> JSONResponse:
-    return json_error(400, error.reason, str(error))
+def input_problem(error: Exception) -> tuple[int, str]:
+    """The status and code of one of the caller's input errors (a batch answers each query with its own)."""
+    for error_type, (status, code) in _INPUT_ERRORS.items():
+        if isinstance(error, error_type):
+            return status, code or error.reason
+    raise TypeError(f"not an input error: {error!r}")
 
 
-async def _bad_key(request: Request, error: InvalidMediaKey) -> JSONResponse:
-    return json_error(422, error.reason, str(error))
-
-
-async def _not_found(request: Request, error: MediaNotFound) -> JSONResponse:
-    return json_error(404, "media_not_found", str(error))
-
-
-async def _too_large(request: Request, error: MediaTooLarge) -> JSONResponse:
-    return json_error(413, error.reason, str(error))
+async def _input_error(request: Request, error: Exception) -> JSONResponse:
+    status, code = input_problem(error)
+    return json_error(status, code, str(error))
 
 
 async def _unavailable(request: Request, error: Exception) -> JSONResponse:

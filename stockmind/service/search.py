@@ -1,17 +1,18 @@
-"""Query logic: a text, an image or a stored media key → a vector → the tenant's nearest media.
+"""Query logic: a query (text, image, stored examples) → one vector → a page of the tenant's nearest
+media or products.
 
 The last step of the data flow (rows → results). The same `ClipEmbedder` and `ImagePreprocessor`
-that index the media embed the query, `store.search_vectors` searches the tenant's own partition,
-and every hit gets a presigned S3 URL (the bucket blocks public access). The HTTP service and the
-`stockmind search` command both call `Searcher`; neither knows SQL or CLIP.
+that index the media embed the query's parts, `combine` makes them one vector, `store.search_page`
+searches the tenant's own partition, and every hit gets a presigned S3 URL (the bucket blocks
+public access). The HTTP service and the `stockmind search` command both call `Searcher`; neither
+knows SQL or CLIP.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -19,38 +20,42 @@ import numpy as np
 import psycopg
 
 from stockmind.config import Settings
-from stockmind.errors import MediaMissing, StockmindError
+from stockmind.errors import InvalidMediaKey, MediaMissing, MediaTooLarge, StockmindError, UndecodableMedia
 from stockmind.media.keys import parse_media_key
 from stockmind.media.objects import presigned_url, read_object, s3_client
 from stockmind.media.types import MediaType
-from stockmind.store import search_vectors, stored_vectors
+from stockmind.service.combine import EmptyQuery, combine, mean_direction
+from stockmind.service.cursors import CursorSigner, InvalidCursor
+from stockmind.service.query import Product, SearchPage, SearchQuery, SearchResult
+from stockmind.service.text_vectors import TextVectors
+from stockmind.store import PageSpec, RankedPage, search_page, stored_vectors
+from stockmind.store.service_secrets import service_secret
 
 log = logging.getLogger(__name__)
 
 URL_TTL_S = 3600
-TEXT_CACHE_SIZE = 4096  # recent query texts; one 512-d vector is 2 KB
 MAX_QUERY_CHARS = 1000
+# How deep paging goes (media, or products): past it a page carries no next_cursor. The store reads
+# at most its MAX_PAGE_FETCH rows from the top for a page, which this depth stays well within.
+PAGING_DEPTH = 1000
+__all__ = ["Filters", "Product", "SearchPage", "SearchQuery", "SearchResult", "Searcher", "Timings"]
 
 
 class MediaNotFound(StockmindError):
     """The key names no media of the caller's tenant (another tenant's key reads the same)."""
 
 
+# What one query of a batch may fail with alone (the caller's input): the others are still answered.
+QUERY_ERRORS = (MediaNotFound, InvalidMediaKey, InvalidCursor, EmptyQuery, UndecodableMedia, MediaTooLarge)
+
+
 @dataclass(frozen=True)
 class Filters:
+    """The plain form of a query's paging and filters (`by_text`, `by_image`, `like_media`)."""
+
     k: int = 10
     sku: str | None = None
     media_type: MediaType | None = None
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    key: str
-    sku: str
-    media_type: MediaType
-    score: float
-    timestamp_s: float | None  # the best moment of a video; None for an image
-    url: str
 
 
 @dataclass
@@ -82,15 +87,15 @@ class Presigner:
 
 
 class Searcher:
-    """Text, image and "more like this" search over one tenant's media, with one loaded model."""
+    """Search over one tenant's media, with one loaded model: any mix of text, image and examples."""
 
     def __init__(self, embedder, preprocessor, presigner: Presigner, settings: Settings):
         self.embedder = embedder
         self.preprocessor = preprocessor
         self._presigner = presigner
         self._settings = settings
-        # Text embedding is the cost of a text query; people repeat queries (and pages re-query).
-        self._cached_text = functools.lru_cache(maxsize=TEXT_CACHE_SIZE)(self._embed_text_uncached)
+        self._texts = TextVectors(embedder.embed_texts)
+        self._cursors: CursorSigner | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder=None) -> Searcher:
@@ -111,55 +116,104 @@ class Searcher:
     # ----- embeddings ---------------------------------------------------------------------------
 
     def embed_text(self, text: str) -> np.ndarray:
-        return self._cached_text(normalised_query(text))
+        return self._texts.get(normalised_query(text))
+
+    def embed_texts(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Several texts in one forward pass (those not cached)."""
+        return self._texts.get_many([normalised_query(text) for text in texts])
 
     def embed_image(self, data: bytes) -> np.ndarray:
         """Raises `UndecodableMedia` / `DecompressionBomb` for bytes that are not an acceptable image."""
         return self.embedder.embed_images(self.preprocessor.preprocess_batch([data]))[0]
 
-    def _embed_text_uncached(self, text: str) -> np.ndarray:
-        vector = self.embedder.embed_texts([text])[0]
-        vector.setflags(write=False)  # shared by every later hit of the cache
-        return vector
+    def query_vector(self, conn: psycopg.Connection, client_id: str, query: SearchQuery,
+                     text_vector: np.ndarray | None = None) -> np.ndarray:
+        """The query's parts combined into one unit vector (`combine`); `text_vector` is the text's,
+        when the caller embedded it already (a batch)."""
+        if text_vector is None and query.text is not None:
+            text_vector = self.embed_text(query.text)
+        if query.image is not None:
+            image = self.embed_image(query.image)
+        else:
+            image = None if query.image_key is None else self.media_vector(conn, client_id, query.image_key)
+        return combine(text=text_vector, image=image,
+                       positive=[self.media_vector(conn, client_id, key) for key in query.positive],
+                       negative=[self.media_vector(conn, client_id, key) for key in query.negative],
+                       weights=query.weights)
 
     # ----- searches -----------------------------------------------------------------------------
 
-    def by_text(self, conn: psycopg.Connection, client_id: str, text: str, filters: Filters,
-                timings: Timings | None = None) -> list[SearchResult]:
+    def search(self, conn: psycopg.Connection, client_id: str, query: SearchQuery, timings: Timings | None = None,
+               *, text_vector: np.ndarray | None = None) -> SearchPage:
+        """One page of `query`'s answer. Raises one of `QUERY_ERRORS` for bad input (a foreign or
+        unknown key, a cursor not of this query, an empty query, an undecodable image)."""
+        if not 1 <= query.k <= self._settings.search_max_k:
+            raise ValueError(f"k must be between 1 and {self._settings.search_max_k}, got {query.k}")
         timings = timings or Timings()
         with timings.measure("embed_s"):
-            vector = self.embed_text(text)
-        return self.by_vector(conn, client_id, vector, filters, timings)
+            vector = self.query_vector(conn, client_id, query, text_vector)
+        digest = query.digest()
+        after = None if query.cursor is None else self._signer(conn).open(query.cursor, client_id, digest)
+        grouped = query.group == "sku"
+        spec = PageSpec(k=query.k, group_by_sku=grouped, per_group=query.per_group if grouped else 1,
+                        min_score=query.min_score, exclude_keys=query.example_keys, after=after)
+        with timings.measure("sql_s"):
+            ranked = search_page(conn, client_id, vector, spec, skus=query.skus, media_type=query.media_type,
+                                 model_id=self.model_id)
+        end = ranked.end(spec)
+        next_cursor = None
+        if end is not None and end.depth < PAGING_DEPTH:
+            next_cursor = self._signer(conn).seal(client_id, digest, end)
+        with timings.measure("presign_s"):
+            return self._page(ranked, grouped, next_cursor)
+
+    def search_many(self, conn: psycopg.Connection, client_id: str, queries: Sequence[SearchQuery],
+                    timings: Timings | None = None) -> list[SearchPage | StockmindError]:
+        """Each query's page, in order, or the error of its own input (one of `QUERY_ERRORS`); the
+        texts of all of them are embedded in one forward pass."""
+        timings = timings or Timings()
+        texts = [query.text for query in queries if query.text is not None]
+        with timings.measure("embed_s"):
+            vectors = iter(self.embed_texts(texts))
+        answers: list[SearchPage | StockmindError] = []
+        for query in queries:
+            try:
+                answers.append(self.search(conn, client_id, query, timings,
+                                           text_vector=None if query.text is None else next(vectors)))
+            except QUERY_ERRORS as error:
+                answers.append(error)
+        return answers
+
+    def by_text(self, conn: psycopg.Connection, client_id: str, text: str, filters: Filters,
+                timings: Timings | None = None) -> list[SearchResult]:
+        return self.search(conn, client_id, _plain(filters, text=text), timings).results
 
     def by_image(self, conn: psycopg.Connection, client_id: str, data: bytes, filters: Filters,
                  timings: Timings | None = None) -> list[SearchResult]:
-        timings = timings or Timings()
-        with timings.measure("embed_s"):
-            vector = self.embed_image(data)
-        return self.by_vector(conn, client_id, vector, filters, timings)
+        return self.search(conn, client_id, _plain(filters, image=data), timings).results
 
     def like_media(self, conn: psycopg.Connection, client_id: str, key: str, filters: Filters,
                    timings: Timings | None = None) -> list[SearchResult]:
         """"More like this": media of the tenant close to its media `key`, the key itself left out."""
-        timings = timings or Timings()
-        with timings.measure("embed_s"):
-            vector = self.media_vector(conn, client_id, key)
-        wider = Filters(k=filters.k + 1, sku=filters.sku, media_type=filters.media_type)
-        results = [r for r in self.by_vector(conn, client_id, vector, wider, timings) if r.key != key]
-        return results[: filters.k]
+        return self.search(conn, client_id, _plain(filters, image_key=key), timings).results
 
-    def by_vector(self, conn: psycopg.Connection, client_id: str, vector: np.ndarray, filters: Filters,
-                  timings: Timings | None = None) -> list[SearchResult]:
-        timings = timings or Timings()
-        with timings.measure("sql_s"):
-            hits = search_vectors(conn, client_id, vector, filters.k, sku=filters.sku,
-                                  media_type=filters.media_type, model_id=self.model_id,
-                                  max_k=self._settings.search_max_k)
-        with timings.measure("presign_s"):
-            return [SearchResult(hit.key, hit.sku, hit.media_type, hit.score, hit.timestamp_s,
-                                 self._presigner.url(hit.bucket, hit.key)) for hit in hits]
+    def _page(self, ranked: RankedPage, grouped: bool, next_cursor: str | None) -> SearchPage:
+        if grouped:
+            products = [Product(group.key, group.score, [self._result(hit) for hit in group.hits])
+                        for group in ranked.groups]
+            return SearchPage(products=products, next_cursor=next_cursor)
+        return SearchPage(results=[self._result(group.hits[0]) for group in ranked.groups], next_cursor=next_cursor)
 
-    # ----- "more like this" sources -------------------------------------------------------------
+    def _result(self, hit) -> SearchResult:
+        return SearchResult(hit.key, hit.sku, hit.media_type, hit.score, hit.timestamp_s,
+                            self._presigner.url(hit.bucket, hit.key))
+
+    def _signer(self, conn: psycopg.Connection) -> CursorSigner:
+        if self._cursors is None:
+            self._cursors = CursorSigner(service_secret(conn, "cursor"))
+        return self._cursors
+
+    # ----- stored media as query parts ----------------------------------------------------------
 
     def media_vector(self, conn: psycopg.Connection, client_id: str, key: str) -> np.ndarray:
         """The tenant's media `key` as one query vector: its stored embedding (a video's frames
@@ -170,7 +224,7 @@ class Searcher:
             raise MediaNotFound(f"no media {key!r} for this client")
         vectors = stored_vectors(conn, client_id, key, model_id=self.model_id, bucket=self._settings.s3_bucket_name)
         if vectors:
-            return _mean_direction(np.stack([np.asarray(vector.to_numpy(), np.float32) for vector in vectors]))
+            return mean_direction(np.stack([np.asarray(vector.to_numpy(), np.float32) for vector in vectors]))
         return self._embed_stored_object(ref)
 
     def _embed_stored_object(self, ref) -> np.ndarray:
@@ -185,7 +239,7 @@ class Searcher:
         data = self._download(bucket, ref.key)
         prepared = prepare_media(ref.media_type, data, self.preprocessor,
                                  fps=self._settings.video_fps, max_frames=self._settings.video_max_frames)
-        return _mean_direction(self.embedder.embed_images(prepared.pixels))
+        return mean_direction(self.embedder.embed_images(prepared.pixels))
 
     def _download(self, bucket: str, key: str) -> bytes:
         try:
@@ -193,6 +247,11 @@ class Searcher:
         except MediaMissing:
             raise MediaNotFound(f"no media {key!r} for this client") from None
         return data
+
+
+def _plain(filters: Filters, **parts) -> SearchQuery:
+    return SearchQuery(**parts, k=filters.k, skus=None if filters.sku is None else (filters.sku,),
+                       media_type=None if filters.media_type is None else MediaType(filters.media_type))
 
 
 def normalised_query(text: str) -> str:
@@ -203,9 +262,3 @@ def normalised_query(text: str) -> str:
     if len(text) > MAX_QUERY_CHARS:
         raise ValueError(f"the query is over {MAX_QUERY_CHARS} characters")
     return text
-
-
-def _mean_direction(vectors: np.ndarray) -> np.ndarray:
-    """The mean of unit vectors, renormalised: a video's frames as one query."""
-    mean = vectors.astype(np.float32).mean(axis=0)
-    return mean / max(float(np.linalg.norm(mean)), 1e-12)

@@ -15,7 +15,8 @@ from stockmind.store.lookups import (
     stored_vectors,
 )
 from stockmind.store.migrations import is_migrated, migrate
-from stockmind.store.queries import ranked_keys, search_vectors
+from stockmind.store.queries import ranked_keys, search_page, search_vectors
+from stockmind.store.ranking import PageSpec, Position, RankedGroup, RankedPage
 from stockmind.store.records import MediaRemoval, MediaVectors, SearchHit, WriteReport
 from stockmind.store.writer import PgVectorWriter
 
@@ -23,7 +24,11 @@ __all__ = [
     "ApiKey",
     "MediaRemoval",
     "MediaVectors",
+    "PageSpec",
     "PgVectorWriter",
+    "Position",
+    "RankedGroup",
+    "RankedPage",
     "SearchHit",
     "WriteReport",
     "active_key_digest",
@@ -41,6 +46,7 @@ __all__ = [
     "migrate",
     "ranked_keys",
     "revoke_api_key",
+    "search_page",
     "search_vectors",
     "storage_bytes",
     "stored_vectors",

@@ -7,8 +7,11 @@ HNSW index. The two differ only in the ORDER BY expression: the index is on
 `embedding::halfvec(D)`, so ordering by the uncast column cannot use it and scans exactly.
 
 Frames of one video compete for the top rows, so the index scan over-fetches (`fetch` rows), the
-outer query keeps the best frame per media, and if that leaves fewer than k hits while the scan was
-full, it is repeated with a larger fetch.
+outer query keeps the best frame per media, and `ranking.page_of` makes a page of them (exclusions,
+a score floor, products, the items after a cursor's position); if that leaves the page short while
+the scan was full, it is repeated with a larger fetch. A page ends where `MAX_PAGE_FETCH` rows from
+the top end, which is what bounds paging depth (about 1,000 media, or 1,000 products of up to
+~20 media each; `PAGING_DEPTH` in the service).
 """
 
 import math
@@ -22,6 +25,7 @@ from psycopg import sql
 from stockmind.errors import InvalidVector
 from stockmind.media.types import MediaType
 from stockmind.store import partitions
+from stockmind.store.ranking import PageSpec, RankedPage, page_of
 from stockmind.store.records import SearchHit
 from stockmind.store.validation import check_dim, normalised
 
@@ -39,7 +43,9 @@ MAX_EF_SEARCH = 1000
 EF_GROWTH_FROM_ROWS = 10_000
 EF_PER_E_FOLD = 200
 OVERFETCH = 4
-MAX_FETCH = 4000
+# Rows read from the top for one page (exact scan, or HNSW iterative scan); see the module docstring.
+MAX_PAGE_FETCH = 20_000
+DEFAULT_MAX_SCAN_TUPLES = 20_000  # pgvector's own default for hnsw.max_scan_tuples
 
 _SEARCH = """
 WITH nearest AS MATERIALIZED (
@@ -51,7 +57,8 @@ WITH nearest AS MATERIALIZED (
 ), best AS (
     SELECT DISTINCT ON (media_id) media_id, timestamp_s, distance FROM nearest ORDER BY media_id, distance
 )
-SELECT m.key, m.bucket, m.sku, m.media_type, 1 - b.distance, b.timestamp_s, (SELECT count(*) FROM nearest)
+SELECT m.key, m.bucket, m.sku, m.media_type, 1 - b.distance, b.timestamp_s,
+       (SELECT count(*) FROM nearest), 1 - (SELECT max(distance) FROM nearest)
 FROM best b JOIN {media} m ON m.client_id = %(client_id)s AND m.media_id = b.media_id
 ORDER BY b.distance, m.key
 LIMIT %(k)s
@@ -89,35 +96,65 @@ def search_vectors(
     `model_id` may be left out when the tenant has vectors of one model only. A tenant with no
     vectors gives []. A vector of the wrong dimension, non-finite or zero raises `InvalidVector`.
     """
-    if not isinstance(client_id, str) or not client_id:
-        raise ValueError("client_id is required")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    k = min(k, max_k)
+    page = search_page(conn, client_id, vector, PageSpec(k=min(k, max_k)), skus=None if sku is None else (sku,),
+                       media_type=media_type, model_id=model_id)
+    return [group.hits[0] for group in page.groups]
+
+
+def search_page(
+    conn: psycopg.Connection,
+    client_id: str,
+    vector: np.ndarray,
+    spec: PageSpec,
+    *,
+    skus: tuple[str, ...] | None = None,
+    media_type: MediaType | str | None = None,
+    model_id: str | None = None,
+) -> RankedPage:
+    """One page of the media (or products) of `client_id` closest to `vector`, as `spec` asks,
+    optionally only of the SKUs `skus` and of one media type. Errors as `search_vectors`."""
+    if not isinstance(client_id, str) or not client_id:
+        raise ValueError("client_id is required")
     index = _tenant_index(conn, client_id, model_id, len(vector) if np.ndim(vector) == 1 else None)
     if index is None:
-        return []
+        return RankedPage([], more=False)
     query = _query_vector(vector, index)
     plan = _Plan(index, exact=not index.ready or index.estimated_rows < EXACT_SEARCH_MAX_ROWS)
-    fetch = min(max(k * OVERFETCH, k), MAX_FETCH)
+    # Enough rows for every item up to the end of this page and one more, as if each item held
+    # `per_group` rows and a few frames; the loop reads further when that guess falls short.
+    items = spec.depth + spec.k + 1 + len(spec.exclude_keys)
+    fetch = min(items * (spec.per_group if spec.group_by_sku else 1) * OVERFETCH, MAX_PAGE_FETCH)
+    filters = _Filters(None if skus is None else list(skus), None if media_type is None else str(media_type))
     while True:
-        rows = _run(conn, plan, client_id, query, k, fetch, sku, None if media_type is None else str(media_type))
-        fetched = rows[0][6] if rows else 0
-        if len(rows) >= k or fetched < fetch or fetch >= MAX_FETCH:
-            break
-        fetch = min(fetch * OVERFETCH, MAX_FETCH)
-    return [SearchHit(key, bucket, sku_, MediaType(mt), float(score), ts)
-            for key, bucket, sku_, mt, score, ts, _ in rows]
+        rows = _run(conn, plan, client_id, query, fetch, filters)
+        page = page_of([SearchHit(key, bucket, sku_, MediaType(mt), float(score), ts)
+                        for key, bucket, sku_, mt, score, ts, _, _ in rows], spec)
+        scanned_all = not rows or rows[0][6] < fetch
+        below_floor = bool(rows) and spec.min_score is not None and rows[0][7] < spec.min_score
+        if page.more or scanned_all or below_floor or fetch >= MAX_PAGE_FETCH:
+            return page
+        fetch = min(fetch * OVERFETCH, MAX_PAGE_FETCH)
 
 
-def _run(conn, plan: _Plan, client_id, query, k, fetch, sku, media_type) -> list[tuple]:
-    statement = search_sql(plan.index, exact=plan.exact, sku=sku is not None, media_type=media_type is not None)
-    params = {"client_id": client_id, "query": query, "k": k, "fetch": fetch, "sku": sku, "media_type": media_type}
+@dataclass(frozen=True)
+class _Filters:
+    skus: list[str] | None
+    media_type: str | None
+
+
+def _run(conn, plan: _Plan, client_id, query, fetch: int, filters: _Filters) -> list[tuple]:
+    statement = search_sql(plan.index, exact=plan.exact, sku=filters.skus is not None,
+                           media_type=filters.media_type is not None)
+    params = {"client_id": client_id, "query": query, "k": fetch, "fetch": fetch, "skus": filters.skus,
+              "media_type": filters.media_type}
     # One round trip for BEGIN, the settings, the query and COMMIT.
     with conn.pipeline(), conn.transaction():
         if not plan.exact:
-            iterative = sku is not None or media_type is not None or fetch > MAX_EF_SEARCH
-            _set_index_scan(conn, ef_search_for(plan.index.estimated_rows, fetch), iterative=iterative)
+            iterative = filters.skus is not None or filters.media_type is not None or fetch > MAX_EF_SEARCH
+            _set_index_scan(conn, ef_search_for(plan.index.estimated_rows, fetch), iterative=iterative,
+                            max_scan_tuples=max(DEFAULT_MAX_SCAN_TUPLES, 2 * fetch))
         return conn.execute(statement, params, prepare=False).fetchall()
 
 
@@ -128,7 +165,7 @@ def ranked_keys(conn: psycopg.Connection, index: partitions.TenantIndex, vector:
     `ef_search` whatever the tenant's size."""
     statement = search_sql(index, exact=ef_search is None, sku=False, media_type=False)
     params = {"client_id": index.client_id, "query": HalfVector(vector), "k": k, "fetch": k,
-              "sku": None, "media_type": None}
+              "skus": None, "media_type": None}
     with conn.transaction():
         if ef_search is not None:
             conn.execute(_FORCE_INDEX_SCAN, (str(ef_search),))
@@ -136,10 +173,10 @@ def ranked_keys(conn: psycopg.Connection, index: partitions.TenantIndex, vector:
 
 
 def search_sql(index: partitions.TenantIndex, *, exact: bool, sku: bool, media_type: bool) -> sql.Composed:
-    """The search statement for one tenant's tables (parameters: client_id, query, fetch, k, sku, media_type)."""
+    """The search statement for one tenant's tables (parameters: client_id, query, fetch, k, skus, media_type)."""
     filters = []
     if sku:
-        filters.append(sql.SQL("AND sku = %(sku)s"))
+        filters.append(sql.SQL("AND sku = ANY(%(skus)s)"))
     if media_type:
         filters.append(sql.SQL("AND media_type = %(media_type)s"))
     if exact:
@@ -161,12 +198,14 @@ def ef_search_for(rows: float, fetch: int) -> int:
     return round(min(max(fetch, grown), MAX_EF_SEARCH))
 
 
-def _set_index_scan(conn, ef_search: int, *, iterative: bool) -> None:
+def _set_index_scan(conn, ef_search: int, *, iterative: bool, max_scan_tuples: int) -> None:
     # Filters discard some candidates, so a filtered scan keeps going (relaxed order: the outer
-    # ORDER BY restores exact order among what it returns).
+    # ORDER BY restores exact order among what it returns), and so does one that must return more
+    # rows than ef_search; a deep page may need more tuples than pgvector's default bound.
     conn.execute(
-        "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true)",
-        (str(ef_search), "relaxed_order" if iterative else "off"),
+        "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true),"
+        " set_config('hnsw.max_scan_tuples', %s, true)",
+        (str(ef_search), "relaxed_order" if iterative else "off", str(max_scan_tuples)),
     )
 
 

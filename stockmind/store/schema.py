@@ -15,6 +15,8 @@ Append new migrations; never edit one that has shipped. Why the tables look as t
   late, older `ObjectCreated` event cannot resurrect a deleted object.
 - `event_is_newer` is the single ordering rule for events on one key (see its comment).
 - `api_keys` holds the search service's keys (a SHA-256 digest each, never the token).
+- `service_secrets` holds the key that signs the search service's paging cursors, in the database
+  so that every replica (and every restart) accepts the cursors any of them gave out.
 """
 
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
@@ -124,6 +126,21 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at timestamptz NOT NULL DEFAULT now(),
     revoked_at timestamptz
 );
+""",
+    ),
+    (
+        5,
+        "the key that signs search cursors",
+        # gen_random_uuid() draws from the server's strong random source; two version-4 UUIDs
+        # carry 244 random bits, and need no extension (pgcrypto's gen_random_bytes would).
+        r"""
+CREATE TABLE service_secrets (
+    name text PRIMARY KEY,
+    secret bytea NOT NULL CHECK (length(secret) >= 16),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO service_secrets (name, secret)
+VALUES ('cursor', decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'));
 """,
     ),
 )

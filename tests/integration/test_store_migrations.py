@@ -4,6 +4,9 @@ import threading
 
 from stockmind.store import connect, is_migrated, list_api_keys, migrate
 from stockmind.store.schema import MIGRATIONS
+from stockmind.store.service_secrets import service_secret
+
+VERSIONS = [version for version, _, _ in MIGRATIONS]
 
 
 def test_migrating_twice_applies_nothing_the_second_time(database_url):
@@ -11,7 +14,7 @@ def test_migrating_twice_applies_nothing_the_second_time(database_url):
 
 
 def test_migrate_reports_what_it_applied_on_a_fresh_database(empty_database_url):
-    assert migrate(empty_database_url) == [1, 2]
+    assert migrate(empty_database_url) == VERSIONS
     assert migrate(empty_database_url) == []
 
 
@@ -28,9 +31,20 @@ def test_the_api_keys_migration_adopts_a_table_the_service_created_before_it(emp
     with connect(empty_database_url) as conn:
         conn.execute(MIGRATIONS[1][2])  # what the service ran at start before migration 2 existed
         conn.execute("INSERT INTO api_keys (key_id, client_id, token_sha256) VALUES ('k', 'acme', '')")
-    assert migrate(empty_database_url) == [1, 2]
+    assert migrate(empty_database_url) == VERSIONS
     with connect(empty_database_url) as conn:
         assert [key.key_id for key in list_api_keys(conn)] == ["k"]
+
+
+def test_each_database_gets_its_own_random_cursor_key(local_stack, database_url):
+    other_url = local_stack.postgres.create_database("test_cursor_key_other")
+    try:
+        migrate(other_url)
+        with connect(database_url) as one, connect(other_url) as other:
+            keys = service_secret(one, "cursor"), service_secret(other, "cursor")
+    finally:
+        local_stack.postgres.drop_database("test_cursor_key_other")
+    assert len(keys[0]) == 32 and keys[0] != keys[1]
 
 
 def test_concurrent_migrations_apply_each_version_once(empty_database_url):
@@ -46,4 +60,4 @@ def test_concurrent_migrations_apply_each_version_once(empty_database_url):
     for thread in threads:
         thread.join()
 
-    assert sorted(results) == [[], [], [1, 2]]
+    assert sorted(results) == [[], [], VERSIONS]

@@ -121,7 +121,8 @@ def _plan(conn, index, query, *, exact: bool, sku: str | None) -> str:
     conn.execute("SET enable_sort = off")
     statement = queries.search_sql(index, exact=exact, sku=sku is not None, media_type=False)
     literal = "[" + ",".join(str(float(v)) for v in query) + "]"
-    params = {"client_id": "acme", "query": literal, "k": 10, "fetch": 40, "sku": sku, "media_type": None}
+    params = {"client_id": "acme", "query": literal, "k": 10, "fetch": 40, "skus": None if sku is None else [sku],
+              "media_type": None}
     rows = conn.execute(sql.SQL("EXPLAIN ") + statement, params, prepare=False).fetchall()
     conn.execute("RESET enable_sort")
     return "\n".join(row[0] for row in rows)

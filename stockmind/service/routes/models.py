@@ -24,12 +24,6 @@ class Result(BaseModel):
                    timestamp_s=result.timestamp_s, url=result.url)
 
 
-class SearchResponse(BaseModel):
-    client_id: str
-    model_id: str
-    results: list[Result]
-
-
 class SimilarTo(BaseModel):
     """"More like this": the key of media already in the caller's bucket."""
 

@@ -1,10 +1,13 @@
-"""Search endpoints: by text (GET /v1/search) and by image or stored media key (POST /v1/search/image).
+"""Search endpoints: the general query (POST /v1/search), a batch of them (POST /v1/search/batch),
+and its two shortcuts, by text (GET /v1/search) and by an uploaded image or a stored media key
+(POST /v1/search/image), which take the paging and filters as query parameters.
 
 The client id always comes from the API key (`ClientId`); filters narrow the tenant's own results.
 Each response carries a Server-Timing header (embed, sql, presign) so latency can be attributed.
 """
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -15,12 +18,25 @@ from stockmind.config import Settings
 from stockmind.media.types import MediaType
 from stockmind.service.auth import ClientId
 from stockmind.service.deps import ResourcesDep
-from stockmind.service.errors import ApiError
-from stockmind.service.routes.models import Result, SearchResponse, SimilarTo
+from stockmind.service.errors import ApiError, input_problem
+from stockmind.service.query import DEFAULT_PER_GROUP, SearchQuery
+from stockmind.service.routes.models import SimilarTo
+from stockmind.service.routes.search_models import (
+    MAX_SKU_CHARS,
+    MAX_SKU_FILTER,
+    NON_BLANK,
+    BatchAnswer,
+    BatchRequest,
+    BatchResponse,
+    Cursor,
+    ErrorOut,
+    SearchRequest,
+    SearchResponse,
+)
 from stockmind.service.routes.uploads import FIELD, read_upload
-from stockmind.service.search import MAX_QUERY_CHARS, Filters, SearchResult, Timings, normalised_query
+from stockmind.service.search import MAX_QUERY_CHARS, Timings, normalised_query
+from stockmind.store.ranking import MAX_PER_GROUP
 
-MAX_SKU_CHARS = 255
 MAX_FORM_FIELDS = 4
 
 _IMAGE_BODY = {
@@ -37,57 +53,110 @@ _IMAGE_BODY = {
 }
 
 
+@dataclass(frozen=True)
+class PageParams:
+    """A shortcut's paging and filters, from its query string."""
+
+    k: int
+    group: str | None
+    per_group: int
+    min_score: float | None
+    skus: tuple[str, ...] | None
+    media_type: MediaType | None
+    cursor: str | None
+
+    def query(self, **parts) -> SearchQuery:
+        return SearchQuery(**parts, k=self.k, group=self.group, per_group=self.per_group, min_score=self.min_score,
+                           skus=self.skus, media_type=self.media_type, cursor=self.cursor)
+
+
 def router(settings: Settings) -> APIRouter:
     routes = APIRouter(prefix="/v1", tags=["search"])
-    filters = _filters_dependency(settings.search_max_k)
+    page_params = _page_params_dependency(settings.search_max_k)
 
-    @routes.get("/search", response_model=SearchResponse, summary="Search the caller's media by text")
+    @routes.get("/search", response_model=SearchResponse, response_model_exclude_unset=True,
+                summary="Search the caller's media by text")
     def search_text(
-        response: Response, client: ClientId, res: ResourcesDep, search: Annotated[Filters, Depends(filters)],
-        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="what to look for")],
+        response: Response, client: ClientId, res: ResourcesDep, page: Annotated[PageParams, Depends(page_params)],
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, pattern=NON_BLANK,
+                                description="what to look for")],
     ) -> SearchResponse:
-        try:
-            text = normalised_query(q)
-        except ValueError as error:
-            raise ApiError(422, f"q: {error}") from None
-        timings = Timings()
-        with res.pool.connection() as conn:
-            results = res.searcher.by_text(conn, client, text, search, timings)
-        return _respond(response, client, res.searcher.model_id, results, timings)
+        return _answer(response, res, client, page.query(text=_text(q, "q")))
 
-    @routes.post("/search/image", response_model=SearchResponse, openapi_extra=_IMAGE_BODY,
+    @routes.post("/search/image", response_model=SearchResponse, response_model_exclude_unset=True,
+                 openapi_extra=_IMAGE_BODY,
                  summary="Search the caller's media by an uploaded image, or by the key of stored media")
     async def search_image(
         request: Request, response: Response, client: ClientId, res: ResourcesDep,
-        search: Annotated[Filters, Depends(filters)],
+        page: Annotated[PageParams, Depends(page_params)],
     ) -> SearchResponse:
-        timings = Timings()
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "multipart/form-data":
             async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS) as form:
                 data = await read_upload(form.get(FIELD), settings.max_upload_bytes)
-            results = await run_in_threadpool(_with_connection, res, res.searcher.by_image, client, data, search,
-                                              timings)
+            query = page.query(image=data)
         elif content_type == "application/json":
-            key = _similar_to(await request.body()).key
-            results = await run_in_threadpool(_with_connection, res, res.searcher.like_media, client, key, search,
-                                              timings)
+            query = page.query(image_key=_similar_to(await request.body()).key)
         else:
             raise ApiError(415, "send an image as multipart/form-data (field 'file') or JSON {\"key\": ...}")
-        return _respond(response, client, res.searcher.model_id, results, timings)
+        return await run_in_threadpool(_answer, response, res, client, query)
+
+    @routes.post("/search", response_model=SearchResponse, response_model_exclude_unset=True,
+                 summary="Search by any mix of text, stored example images and counter-examples")
+    def search(body: SearchRequest, response: Response, client: ClientId, res: ResourcesDep) -> SearchResponse:
+        return _answer(response, res, client, _query(body, settings.search_max_k, ("body",)))
+
+    @routes.post("/search/batch", response_model=BatchResponse, response_model_exclude_unset=True,
+                 summary="Up to 32 searches in one request, answered in order")
+    def search_batch(body: BatchRequest, response: Response, client: ClientId, res: ResourcesDep) -> BatchResponse:
+        queries = [_query(one, settings.search_max_k, ("body", "queries", n)) for n, one in enumerate(body.queries)]
+        timings = Timings()
+        with res.pool.connection() as conn:
+            pages = res.searcher.search_many(conn, client, queries, timings)
+        response.headers["Server-Timing"] = server_timing(timings)
+        answers = []
+        for page in pages:
+            if isinstance(page, Exception):
+                status, code = input_problem(page)
+                answers.append(BatchAnswer(status=status, error=ErrorOut(code=code, message=str(page))))
+            else:
+                answers.append(BatchAnswer(status=200, body=SearchResponse.of(client, res.searcher.model_id, page)))
+        return BatchResponse(responses=answers)
 
     return routes
 
 
-def _filters_dependency(max_k: int):
-    def filters(
-        k: Annotated[int, Query(ge=1, le=max_k, description="how many results")] = 10,
-        sku: Annotated[str | None, Query(min_length=1, max_length=MAX_SKU_CHARS, description="only this SKU")] = None,
+def _page_params_dependency(max_k: int):
+    def page_params(
+        k: Annotated[int, Query(ge=1, le=max_k, description="how many results (products, with group=sku)")] = 10,
+        group: Annotated[Literal["sku"] | None, Query(description="sku: one result per product")] = None,
+        per_group: Annotated[int, Query(ge=1, le=MAX_PER_GROUP, description="media per product")] = DEFAULT_PER_GROUP,
+        min_score: Annotated[float | None, Query(ge=-1, le=1, description="nothing below this cosine")] = None,
+        sku: Annotated[list[str] | None, Query(max_length=MAX_SKU_FILTER, description="only these SKUs (repeatable)")]
+        = None,
         media_type: Annotated[MediaType | None, Query(description="only images or only videos")] = None,
-    ) -> Filters:
-        return Filters(k=k, sku=sku, media_type=media_type)
+        cursor: Annotated[Cursor | None, Query(description="the previous page's next_cursor")] = None,
+    ) -> PageParams:
+        if sku is not None and any(not value or len(value) > MAX_SKU_CHARS for value in sku):
+            raise ApiError(422, f"sku: each must be 1-{MAX_SKU_CHARS} characters")
+        return PageParams(k=k, group=group, per_group=per_group, min_score=min_score,
+                          skus=None if not sku else tuple(sku), media_type=media_type, cursor=cursor)
 
-    return filters
+    return page_params
+
+
+def _text(text: str, field: str) -> str:
+    try:
+        return normalised_query(text)
+    except ValueError as error:
+        raise ApiError(422, f"{field}: {error}") from None
+
+
+def _query(body: SearchRequest, max_k: int, location: tuple) -> SearchQuery:
+    try:
+        return body.query(max_k)
+    except ValueError as error:
+        raise RequestValidationError([{"loc": location, "msg": str(error), "type": "value_error"}]) from None
 
 
 def _similar_to(body: bytes) -> SimilarTo:
@@ -97,15 +166,12 @@ def _similar_to(body: bytes) -> SimilarTo:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
 
 
-def _with_connection(res, search, *args):
+def _answer(response: Response, res, client: str, query: SearchQuery) -> SearchResponse:
+    timings = Timings()
     with res.pool.connection() as conn:
-        return search(conn, *args)
-
-
-def _respond(response: Response, client: str, model_id: str, results: list[SearchResult],
-             timings: Timings) -> SearchResponse:
+        page = res.searcher.search(conn, client, query, timings)
     response.headers["Server-Timing"] = server_timing(timings)
-    return SearchResponse(client_id=client, model_id=model_id, results=[Result.of(r) for r in results])
+    return SearchResponse.of(client, res.searcher.model_id, page)
 
 
 def server_timing(timings: Timings) -> str:

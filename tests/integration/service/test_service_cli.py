@@ -50,3 +50,32 @@ def test_search_like_a_stored_key_and_filters(monkeypatch, capsys, service):
 def test_bad_arguments_exit_2_with_a_message(monkeypatch, capsys, service, argv):
     code, _ = run_search(monkeypatch, service, *argv)
     assert code == 2 and "stockmind search:" in capsys.readouterr().out
+
+
+def test_search_groups_by_product_with_a_score_floor(monkeypatch, capsys, service):
+    code, _ = run_search(monkeypatch, service, "--client", "acme", "a red circle", "--group", "sku", "-k", "3",
+                         "--per-group", "2", "--min-score", "-1")
+    products = printed_results(capsys)
+    assert code == 0 and [p["rank"] for p in products] == [1, 2, 3] and products[0]["sku"] == "sku-red-circle"
+    assert len({p["sku"] for p in products}) == 3 and all(1 <= len(p["media"]) <= 2 for p in products)
+
+
+def test_pages_follow_each_other_and_several_examples_refine(monkeypatch, capsys, service):
+    keys = sorted(k for k, item in service.catalogue.images["acme"].items() if item.shape == "square")
+    run_search(monkeypatch, service, "--client", "acme", "a shape", "-k", "6")
+    six = printed_results(capsys)
+    run_search(monkeypatch, service, "--client", "acme", "a shape", "-k", "3", "--page", "2")
+    second = printed_results(capsys)
+    assert [r["key"] for r in second] == [r["key"] for r in six[3:]] and [r["rank"] for r in second] == [4, 5, 6]
+    code, _ = run_search(monkeypatch, service, "--client", "acme", "--like", keys[0], "--like", keys[1],
+                         "--unlike", keys[2], "-k", "5")
+    refined = [r["key"] for r in printed_results(capsys)]
+    assert code == 0 and len(refined) == 5 and not set(keys[:3]) & set(refined)
+
+
+@pytest.mark.parametrize("argv", [["--client", "acme"], ["--client", "acme", "red", "--page", "0"],
+                                  ["--client", "acme", "red", "--min-score", "2"],
+                                  ["--client", "acme", "red", "--per-group", "11", "--group", "sku"]])
+def test_bad_query_arguments_exit_2_with_a_message(monkeypatch, capsys, service, argv):
+    code, _ = run_search(monkeypatch, service, *argv)
+    assert code == 2 and "stockmind search:" in capsys.readouterr().out
