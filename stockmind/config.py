@@ -50,7 +50,7 @@ def _positive(kind: type) -> Callable[[str], int | float]:
             number = kind(value)
         except ValueError:
             raise ValueError(f"expected a positive {kind.__name__}") from None
-        if number <= 0:
+        if not 0 < number < float("inf"):  # also refuses nan and inf, which float() accepts
             raise ValueError(f"expected a positive {kind.__name__}")
         return number
 
@@ -120,6 +120,14 @@ class Settings:
     # An object the stream or the backfill reads into memory: sized for product video.
     max_object_bytes: int = _setting("STOCKMIND_MAX_OBJECT_BYTES", _positive(int), 2 * 1024**3)
     search_max_k: int = _setting("STOCKMIND_SEARCH_MAX_K", _positive(int), 100)
+    # Each API key's default rate limit (a key may have its own: `stockmind keys limit`): the rate a
+    # caller may keep up, and how many requests it may send at once (stockmind/service/rate_limits.py).
+    rate_limit_per_s: float = _setting("STOCKMIND_RATE_LIMIT_PER_S", _positive(float), 10.0)
+    rate_limit_burst: int = _setting("STOCKMIND_RATE_LIMIT_BURST", _positive(int), 20)
+    # How many processes serve the API, each counting requests alone: each takes 1/N of every key's
+    # limit. `stockmind serve --workers` and the Ray Serve deployment set it; set it by hand only for
+    # another launcher (e.g. `uvicorn --workers N`).
+    service_replicas: int = _setting("STOCKMIND_SERVICE_REPLICAS", _positive(int), 1)
     ray_address: str | None = _setting("STOCKMIND_RAY_ADDRESS")
 
     # On AWS (cluster.yaml): DATABASE_URL's password from Secrets Manager, the head's custom resource

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from urllib.parse import urlparse
 
 from stockmind.config import Settings
@@ -42,6 +43,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
     import uvicorn
 
+    # Each worker counts requests alone and takes 1/workers of every key's rate limit (rate_limits.py).
+    os.environ["STOCKMIND_SERVICE_REPLICAS"] = str(args.workers)
     print(f"search service: http://{host}:{port}/ (API docs at /docs)")
     uvicorn.run("stockmind.service.main:app", factory=True, host=host, port=port, workers=args.workers,
                 log_level="info")

@@ -14,6 +14,7 @@ from stockmind.config import Settings
 from stockmind.logs import flush_logs
 from stockmind.service.errors import install_error_handlers
 from stockmind.service.limits import BodyLimit
+from stockmind.service.rate_limits import install_rate_limits
 from stockmind.service.resources import Resources, ResourceSlot
 from stockmind.service.routes import embed, health, page, search
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     app.state.settings = settings
     app.state.resources = ResourceSlot(resources)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + ENVELOPE_BYTES)
+    install_rate_limits(app, settings)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(search.router(settings))

@@ -2,6 +2,7 @@
 
 The client id comes from the key alone; no request parameter can choose it. Missing, unknown,
 malformed and revoked keys all get the same 401, so a caller learns nothing about other keys.
+Each authenticated request then counts against its key's rate limit (rate_limits.py): over it, a 429.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from stockmind.service import api_keys
 from stockmind.service.deps import resources
 from stockmind.service.errors import ApiError
+from stockmind.service.rate_limits import count_request
 from stockmind.service.resources import Resources
 
 # auto_error=False: both schemes are optional one by one; `client_id` decides, with our JSON 401.
@@ -33,11 +35,12 @@ def client_id(
     if not token:
         raise ApiError(401, "an API key is required (Authorization: Bearer <key> or X-API-Key)", headers=_CHALLENGE)
     with res.pool.connection() as conn:
-        client = api_keys.authenticate(conn, token.strip())
-    if client is None:
+        key = api_keys.authenticate_key(conn, token.strip())
+    if key is None:
         raise ApiError(401, "the API key is unknown or revoked", headers=_CHALLENGE)
-    request.state.client_id = client
-    return client
+    count_request(request, key)
+    request.state.client_id = key.client_id
+    return key.client_id
 
 
 ClientId = Annotated[str, Depends(client_id)]

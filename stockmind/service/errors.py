@@ -1,7 +1,8 @@
 """Every error leaves the service as JSON, `{"error": {"code", "message"}}`, with the right status.
 
-Bad input is the caller's to fix and says what is wrong (400/401/404/413/415/422/429); a failure of
-ours is a 503 (a dependency is down) or a bare 500 whose details go to the log, never to the body.
+Bad input is the caller's to fix and says what is wrong (400/401/404/413/415/422); a key over its
+rate limit gets a 429 with Retry-After (rate_limits.py); a failure of ours is a 503 (a dependency is
+down) or a bare 500 whose details go to the log, never to the body.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           413: "body_too_large", 415: "unsupported_media_type", 422: "invalid_parameters",
-          503: "unavailable"}
+          429: "rate_limited", 503: "unavailable"}
 
 # The caller's input errors raised below the HTTP layer: (status, code; None: the error's own `reason`).
 _INPUT_ERRORS: dict[type[Exception], tuple[int, str | None]] = {

@@ -46,9 +46,10 @@ def build(settings: Settings, replicas: int = 1, num_gpus: float | None = None, 
           env: dict[str, str] | None = None):
     """The bound application: `replicas` replicas with `num_gpus` each (default: the embedder setting)."""
     gpus = settings.embedder_num_gpus if num_gpus is None else num_gpus
-    options = {"num_cpus": num_cpus, "num_gpus": gpus}
-    if env:
-        options["runtime_env"] = {"env_vars": env}
+    # Each replica counts requests in its own memory, so it enforces 1/replicas of every key's rate
+    # limit (rate_limits.py); a fixed num_replicas keeps that share right (no autoscaling).
+    env = {**(env or {}), "STOCKMIND_SERVICE_REPLICAS": str(replicas)}
+    options = {"num_cpus": num_cpus, "num_gpus": gpus, "runtime_env": {"env_vars": env}}
     return SearchService.options(num_replicas=replicas, ray_actor_options=options).bind()
 
 

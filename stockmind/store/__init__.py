@@ -3,7 +3,15 @@
 Rows step of the data flow (vectors → rows → results). See docs/interfaces.md, "Rows".
 """
 
-from stockmind.store.api_keys import ApiKey, active_key_digest, insert_api_key, list_api_keys, revoke_api_key
+from stockmind.store.api_keys import (
+    ApiKey,
+    StoredKey,
+    active_key_digest,
+    insert_api_key,
+    list_api_keys,
+    revoke_api_key,
+    set_api_key_limit,
+)
 from stockmind.store.bulk import build_deferred_indexes, defer_indexes
 from stockmind.store.connection import connect, connection_pool
 from stockmind.store.lookups import (
@@ -30,6 +38,7 @@ __all__ = [
     "RankedGroup",
     "RankedPage",
     "SearchHit",
+    "StoredKey",
     "WriteReport",
     "active_key_digest",
     "build_deferred_indexes",
@@ -48,6 +57,7 @@ __all__ = [
     "revoke_api_key",
     "search_page",
     "search_vectors",
+    "set_api_key_limit",
     "storage_bytes",
     "stored_vectors",
 ]

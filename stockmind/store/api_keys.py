@@ -1,7 +1,8 @@
-"""The search service's API keys as rows: inserted, listed, revoked, and looked up by key id.
+"""The search service's API keys as rows: inserted, listed, revoked, limited, and looked up by key id.
 
 Only a digest of each token is stored; minting tokens and comparing digests is the service's job
-(`stockmind/service/api_keys.py`). The table is migration 2 (`schema.py`).
+(`stockmind/service/api_keys.py`). The table is migration 2 (`schema.py`); each key's own rate limit
+(NULL: the service's default) is migration 4.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime
 
 import psycopg
 
-_COLUMNS = "key_id, client_id, label, created_at, revoked_at"
+_COLUMNS = "key_id, client_id, label, created_at, revoked_at, rate_per_s, burst"
 
 
 @dataclass(frozen=True)
@@ -23,17 +24,31 @@ class ApiKey:
     label: str
     created_at: datetime
     revoked_at: datetime | None
+    rate_per_s: float | None = None  # None: the service's default rate
+    burst: int | None = None  # None: the service's default burst
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
 
 
+@dataclass(frozen=True)
+class StoredKey:
+    """What authenticating a key needs, read in one query: whose it is, its digest, its own limits."""
+
+    key_id: str
+    client_id: str
+    token_sha256: bytes
+    rate_per_s: float | None
+    burst: int | None
+
+
 def insert_api_key(conn: psycopg.Connection, key_id: str, client_id: str, token_sha256: bytes,
-                   label: str = "") -> ApiKey:
+                   label: str = "", rate_per_s: float | None = None, burst: int | None = None) -> ApiKey:
     row = conn.execute(
-        f"INSERT INTO api_keys (key_id, client_id, token_sha256, label) VALUES (%s, %s, %s, %s) RETURNING {_COLUMNS}",
-        (key_id, client_id, token_sha256, label),
+        "INSERT INTO api_keys (key_id, client_id, token_sha256, label, rate_per_s, burst)"
+        f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+        (key_id, client_id, token_sha256, label, rate_per_s, burst),
     ).fetchone()
     return ApiKey(*row)
 
@@ -56,9 +71,21 @@ def revoke_api_key(conn: psycopg.Connection, key_id: str) -> bool:
     return row is not None
 
 
-def active_key_digest(conn: psycopg.Connection, key_id: str) -> tuple[str, bytes] | None:
-    """(client_id, token digest) of an active key, or None for an unknown or revoked one."""
+def set_api_key_limit(conn: psycopg.Connection, key_id: str, rate_per_s: float | None,
+                      burst: int | None) -> ApiKey | None:
+    """Give `key_id` its own rate and burst (None: back to the service's default); None if no such key."""
     row = conn.execute(
-        "SELECT client_id, token_sha256 FROM api_keys WHERE key_id = %s AND revoked_at IS NULL", (key_id,)
+        f"UPDATE api_keys SET rate_per_s = %s, burst = %s WHERE key_id = %s RETURNING {_COLUMNS}",
+        (rate_per_s, burst, key_id),
     ).fetchone()
-    return None if row is None else (row[0], bytes(row[1]))
+    return None if row is None else ApiKey(*row)
+
+
+def active_key_digest(conn: psycopg.Connection, key_id: str) -> StoredKey | None:
+    """An active key's owner, digest and own limits, or None for an unknown or revoked one."""
+    row = conn.execute(
+        "SELECT key_id, client_id, token_sha256, rate_per_s, burst FROM api_keys"
+        " WHERE key_id = %s AND revoked_at IS NULL",
+        (key_id,),
+    ).fetchone()
+    return None if row is None else StoredKey(row[0], row[1], bytes(row[2]), row[3], row[4])

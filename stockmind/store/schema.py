@@ -14,7 +14,8 @@ Append new migrations; never edit one that has shipped. Why the tables look as t
 - `media` keeps a row per object key, also after a delete (`status = 'deleted'`, a tombstone), so a
   late, older `ObjectCreated` event cannot resurrect a deleted object.
 - `event_is_newer` is the single ordering rule for events on one key (see its comment).
-- `api_keys` holds the search service's keys (a SHA-256 digest each, never the token).
+- `api_keys` holds the search service's keys (a SHA-256 digest each, never the token), and each
+  key's own rate limit where it has one (NULL: the service's defaults, STOCKMIND_RATE_LIMIT_*).
 - `service_secrets` holds the key that signs the search service's paging cursors, in the database
   so that every replica (and every restart) accepts the cursors any of them gave out.
 """
@@ -126,6 +127,18 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at timestamptz NOT NULL DEFAULT now(),
     revoked_at timestamptz
 );
+""",
+    ),
+    (
+        4,
+        "per-key rate limits of the search service",
+        # NULL = the service's default: a key created before this migration keeps the defaults, and
+        # changing a default reaches every key that was never given its own.
+        r"""
+-- `< 'Infinity'` also refuses NaN, which PostgreSQL sorts above Infinity.
+ALTER TABLE api_keys
+    ADD COLUMN rate_per_s double precision CHECK (rate_per_s > 0 AND rate_per_s < 'Infinity'),
+    ADD COLUMN burst integer CHECK (burst >= 1);
 """,
     ),
     (

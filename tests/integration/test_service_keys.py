@@ -105,3 +105,48 @@ def test_the_keys_commands_create_list_and_revoke(monkeypatch, capsys, database_
 def test_the_keys_commands_ask_for_a_migration_on_an_unmigrated_database(monkeypatch, empty_database_url):
     with pytest.raises(SystemExit, match="stockmind db migrate"):
         run_cli(monkeypatch, empty_database_url, "keys", "list")
+
+
+def test_a_key_carries_its_own_limits_until_set_back_to_the_defaults(conn):
+    minted = api_keys.create_key(conn, "acme", rate_per_s=2.5, burst=5)
+    assert (minted.key.rate_per_s, minted.key.burst) == (2.5, 5)
+    stored = api_keys.authenticate_key(conn, minted.token)
+    assert (stored.key_id, stored.client_id, stored.rate_per_s, stored.burst) == (minted.key.key_id, "acme", 2.5, 5)
+
+    assert api_keys.set_limit(conn, minted.key.key_id, None, 7).burst == 7
+    assert (api_keys.authenticate_key(conn, minted.token).rate_per_s,
+            api_keys.authenticate_key(conn, minted.token).burst) == (None, 7)
+    assert api_keys.set_limit(conn, "000000000000", 1, 1) is None
+
+
+@pytest.mark.parametrize(("rate", "burst"), [(0, None), (float("nan"), None), (None, 0)])
+def test_unusable_limits_are_refused_before_the_database(conn, rate, burst):
+    with pytest.raises(ValueError):
+        api_keys.create_key(conn, "acme", rate_per_s=rate, burst=burst)
+
+
+def test_the_keys_commands_set_show_and_reset_a_keys_limits(monkeypatch, capsys, database_url):
+    argv = ["keys", "create", "--client", "acme", "--label", "ci", "--rate", "2.5", "--burst", "5"]
+    assert run_cli(monkeypatch, database_url, *argv) == 0
+    key_id = capsys.readouterr().out.strip().splitlines()[-1].split("_")[1]
+    run_cli(monkeypatch, database_url, "keys", "list")
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith(key_id)]
+    assert row.split()[-3:-1] == ["2.5", "5"]
+
+    assert run_cli(monkeypatch, database_url, "keys", "limit", key_id, "--burst", "9") == 0
+    run_cli(monkeypatch, database_url, "keys", "list")
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith(key_id)]
+    assert "default" in row and " 9 " in row and "2.5" not in row
+
+    assert run_cli(monkeypatch, database_url, "keys", "limit", key_id, "--default") == 0
+    assert run_cli(monkeypatch, database_url, "keys", "limit", key_id) == 2  # neither a value nor --default
+    assert run_cli(monkeypatch, database_url, "keys", "limit", "ffffffffffff", "--burst", "1") == 1
+    with connect(database_url) as conn:
+        (key,) = api_keys.list_keys(conn)
+    assert (key.rate_per_s, key.burst) == (None, None)
+
+
+@pytest.mark.parametrize("argv", [["--rate", "0"], ["--rate", "nan"], ["--burst", "0"], ["--burst", "1.5"]])
+def test_the_keys_commands_refuse_unusable_limits(monkeypatch, database_url, argv):
+    with pytest.raises(SystemExit):
+        run_cli(monkeypatch, database_url, "keys", "create", "--client", "acme", *argv)

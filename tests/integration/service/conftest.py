@@ -29,6 +29,9 @@ from tests.integration.service.support import (
     upload_objects,
 )
 
+DEFAULT_RATE_PER_S = 500
+DEFAULT_BURST = 5000
+
 
 @dataclass
 class Service:
@@ -54,7 +57,10 @@ def mint_tokens(database_url: str) -> dict[str, str]:
 
 
 def service_env(stack_env: dict[str, str], database_url: str) -> dict[str, str]:
-    return {**stack_env, "DATABASE_URL": database_url, "STOCKMIND_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)}
+    # Default rate limits far above what any module sends on the shared keys; the rate-limit tests
+    # mint keys with small limits of their own.
+    return {**stack_env, "DATABASE_URL": database_url, "STOCKMIND_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+            "STOCKMIND_RATE_LIMIT_PER_S": str(DEFAULT_RATE_PER_S), "STOCKMIND_RATE_LIMIT_BURST": str(DEFAULT_BURST)}
 
 
 @pytest.fixture(scope="session")
