@@ -93,22 +93,33 @@ class KeyRateLimiter:
         self.replicas = replicas
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
-    def hit(self, key_id: str, limit: KeyLimit) -> Verdict:
+    def hit(self, key_id: str, limit: KeyLimit, cost: int = 1) -> Verdict:
         window = limit.window(self.replicas)
-        allowed = self._limiter.hit(window, key_id)
+        allowed = self._limiter.hit(window, key_id, cost=cost)
         stats = self._limiter.get_window_stats(window, key_id)
         # Rounded up, and at least 1: a caller that waits this long finds a free place.
         reset_s = max(1, math.ceil(stats.reset_time - time.time()))
         return Verdict(allowed, window.amount, max(0, stats.remaining), reset_s)
 
 
-def count_request(request: Request, key: StoredKey) -> None:
-    """Count this request against `key`: a 429 when it is over its limit."""
-    verdict = request.app.state.rate_limiter.hit(key.key_id, limit_for(key, request.app.state.settings))
+def count_request(request: Request, key: StoredKey, cost: int = 1) -> None:
+    """Count this request against `key` as `cost` requests: a 429 when it is over its limit."""
+    verdict = request.app.state.rate_limiter.hit(key.key_id, limit_for(key, request.app.state.settings), cost)
     if not verdict.allowed:
         raise ApiError(429, f"this API key is over its rate limit; retry in {verdict.reset_s} s",
                        headers=verdict.headers())
+    request.state.api_key = key
     setattr(request.state, _STATE, verdict)
+
+
+def count_queries(request: Request, queries: int) -> None:
+    """A batch of `queries` searches costs what as many requests would (its first was counted with
+    the request itself), but never more than the key's whole burst, so that a batch can always pass
+    once the key is idle; a batch over what the key has left is a 429 as a whole."""
+    key = request.state.api_key
+    burst = limit_for(key, request.app.state.settings).window(request.app.state.rate_limiter.replicas).amount
+    if min(queries, burst) > 1:
+        count_request(request, key, min(queries, burst) - 1)
 
 
 def install_rate_limits(app: FastAPI, settings: Settings) -> None:

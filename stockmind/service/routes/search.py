@@ -20,6 +20,7 @@ from stockmind.service.auth import ClientId
 from stockmind.service.deps import ResourcesDep
 from stockmind.service.errors import ApiError, input_problem
 from stockmind.service.query import DEFAULT_PER_GROUP, SearchQuery
+from stockmind.service.rate_limits import count_queries
 from stockmind.service.routes.models import SimilarTo
 from stockmind.service.routes.search_models import (
     MAX_SKU_CHARS,
@@ -108,7 +109,9 @@ def router(settings: Settings) -> APIRouter:
 
     @routes.post("/search/batch", response_model=BatchResponse, response_model_exclude_unset=True,
                  summary="Up to 32 searches in one request, answered in order")
-    def search_batch(body: BatchRequest, response: Response, client: ClientId, res: ResourcesDep) -> BatchResponse:
+    def search_batch(body: BatchRequest, request: Request, response: Response, client: ClientId,
+                     res: ResourcesDep) -> BatchResponse:
+        count_queries(request, len(body.queries))
         queries = [_query(one, settings.search_max_k, ("body", "queries", n)) for n, one in enumerate(body.queries)]
         timings = Timings()
         with res.pool.connection() as conn:

@@ -108,3 +108,17 @@ def test_requests_without_a_valid_key_are_401_and_not_counted(service):
     wrong = minted.token[:-4] + ("AAAA" if not minted.token.endswith("AAAA") else "BBBB")
     assert [search(service, wrong).status_code for _ in range(3)] == [401] * 3
     assert search(service, minted.token).status_code == 200
+
+
+def test_a_batch_costs_one_request_per_query_up_to_the_whole_burst(service):
+    batch = {"queries": [{"text": "a red circle", "k": 1}] * 3}
+    token = mint(service, rate_per_s=SLOW, burst=5).token
+    headers = {"Authorization": f"Bearer {token}"}
+    first = httpx.post(f"{service.url}/v1/search/batch", json=batch, headers=headers, timeout=60)
+    second = httpx.post(f"{service.url}/v1/search/batch", json=batch, headers=headers, timeout=60)
+    assert first.status_code == 200 and first.headers["RateLimit-Remaining"] == "2"
+    assert second.status_code == 429  # 3 more would be 6 of 5
+    big = {"queries": [{"text": "a red circle", "k": 1}] * 8}
+    fresh = {"Authorization": f"Bearer {mint(service, rate_per_s=SLOW, burst=5).token}"}
+    whole_burst = httpx.post(f"{service.url}/v1/search/batch", json=big, headers=fresh, timeout=60)
+    assert whole_burst.status_code == 200 and whole_burst.headers["RateLimit-Remaining"] == "0"
