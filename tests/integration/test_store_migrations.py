@@ -5,13 +5,15 @@ import threading
 from stockmind.store import connect, is_migrated, list_api_keys, migrate
 from stockmind.store.schema import MIGRATIONS
 
+VERSIONS = [version for version, _, _ in MIGRATIONS]
+
 
 def test_migrating_twice_applies_nothing_the_second_time(database_url):
     assert migrate(database_url) == []
 
 
 def test_migrate_reports_what_it_applied_on_a_fresh_database(empty_database_url):
-    assert migrate(empty_database_url) == [1, 2]
+    assert migrate(empty_database_url) == VERSIONS
     assert migrate(empty_database_url) == []
 
 
@@ -28,7 +30,7 @@ def test_the_api_keys_migration_adopts_a_table_the_service_created_before_it(emp
     with connect(empty_database_url) as conn:
         conn.execute(MIGRATIONS[1][2])  # what the service ran at start before migration 2 existed
         conn.execute("INSERT INTO api_keys (key_id, client_id, token_sha256) VALUES ('k', 'acme', '')")
-    assert migrate(empty_database_url) == [1, 2]
+    assert migrate(empty_database_url) == VERSIONS
     with connect(empty_database_url) as conn:
         assert [key.key_id for key in list_api_keys(conn)] == ["k"]
 
@@ -46,4 +48,4 @@ def test_concurrent_migrations_apply_each_version_once(empty_database_url):
     for thread in threads:
         thread.join()
 
-    assert sorted(results) == [[], [], [1, 2]]
+    assert sorted(results) == [[], [], VERSIONS]
