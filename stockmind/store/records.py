@@ -77,3 +77,21 @@ class SearchHit:
     score: float
     timestamp_s: float | None
 
+
+@dataclass(frozen=True)
+class StoredMedia:
+    """A tenant's live media object, as a duplicate of another."""
+
+    key: str
+    bucket: str
+    sku: str
+    media_type: MediaType
+
+
+@dataclass(frozen=True)
+class IdenticalGroup:
+    """Media of one tenant holding the same bytes: `count` of them, the first keys in key order."""
+
+    content_sha256: bytes
+    count: int
+    keys: list[str]
