@@ -65,5 +65,6 @@ def _get(s3, row: dict, max_bytes: int) -> dict | Failure:
         "version_id": meta.version_id,
         "size": meta.size,
         "modified_s": meta.last_modified.timestamp() if meta.last_modified else row["modified_s"],
+        "content_sha256": meta.content_sha256.hex(),
         "data": data,
     }

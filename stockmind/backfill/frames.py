@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from stockmind.backfill.rows import MEDIA_ROW_SCHEMA
+from stockmind.backfill.rows import IDENTITY_COLUMNS, MEDIA_ROW_SCHEMA
 from stockmind.backfill.tally import Failure, report
 from stockmind.decode.image import ImagePreprocessor
 from stockmind.decode.prepare import PreparedMedia, prepare_media
@@ -26,7 +26,6 @@ from stockmind.media.types import MediaType
 
 log = logging.getLogger(__name__)
 
-IDENTITY_COLUMNS = ("bucket", "key", "etag", "version_id", "size", "modified_s")
 FRAME_COLUMNS = ("frame_no", "frame_count", "timestamp_s")
 
 

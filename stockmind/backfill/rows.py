@@ -23,13 +23,19 @@ OBJECT_SCHEMA = pa.schema([
 ])
 
 # After the GET: the eTag, version and time are those of the bytes read, which may be newer than listed.
-FETCHED_SCHEMA = pa.schema([*OBJECT_SCHEMA, ("version_id", pa.string()), ("data", pa.large_binary())])
+# `content_sha256` is the SHA-256 of those bytes in hex: numpy batches hold bytes as fixed-width `S32`,
+# which drops trailing NUL bytes (one digest in 256 ends in one), and hex cannot lose any.
+FETCHED_SCHEMA = pa.schema([*OBJECT_SCHEMA, ("version_id", pa.string()), ("content_sha256", pa.string()),
+                            ("data", pa.large_binary())])
+
+# What travels with every frame row so the writer can put an object back together and store it.
+IDENTITY_COLUMNS = ("bucket", "key", "etag", "version_id", "size", "modified_s", "content_sha256")
 
 # Into embedders that decode the images themselves: `data` is an image's file (`encoded`) or a video
 # frame's preprocessed float32 (3, S, S) pixels. One schema for both kinds of row, so Ray Data never
 # meets blocks of two schemas (a block of images only, another of frames only) to put together.
 MEDIA_ROW_SCHEMA = pa.schema([
-    *(FETCHED_SCHEMA.field(name) for name in ("bucket", "key", "etag", "version_id", "size", "modified_s")),
+    *(FETCHED_SCHEMA.field(name) for name in IDENTITY_COLUMNS),
     ("frame_no", pa.int64()),
     ("frame_count", pa.int64()),
     ("timestamp_s", pa.float64()),  # NaN for an image

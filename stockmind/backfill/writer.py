@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 import numpy as np
 import psycopg
 
+from stockmind.backfill.rows import IDENTITY_COLUMNS
 from stockmind.backfill.tally import Failure, report
 from stockmind.errors import PoisonInput
 from stockmind.media.keys import parse_media_key
@@ -67,8 +68,7 @@ class MediaWriter:
     def _collect(self, batch: dict[str, np.ndarray]) -> list[MediaVectors]:
         complete = []
         for i in range(len(batch["key"])):
-            identity = {name: _scalar(batch[name][i]) for name in ("bucket", "key", "etag", "version_id", "size",
-                                                                    "modified_s")}
+            identity = {name: _scalar(batch[name][i]) for name in IDENTITY_COLUMNS}
             slot = (identity["bucket"], identity["key"], identity["etag"])
             partial = self._partial.setdefault(slot, _PartialMedia(identity, int(batch["frame_count"][i])))
             frame_no = int(batch["frame_no"][i])
@@ -83,9 +83,11 @@ class MediaWriter:
         order = sorted(partial.vectors)
         identity = partial.identity
         modified_s = identity["modified_s"]
+        digest = identity["content_sha256"]
         meta = ObjectMeta(identity["bucket"], identity["key"], identity["etag"], identity["version_id"],
                           identity["size"],
-                          None if modified_s is None else datetime.fromtimestamp(modified_s, timezone.utc))
+                          None if modified_s is None else datetime.fromtimestamp(modified_s, timezone.utc),
+                          None if digest is None else bytes.fromhex(digest))
         return MediaVectors.from_object(meta, parse_media_key(meta.key), self._model_id,
                                         np.stack([partial.vectors[n] for n in order]),
                                         [partial.timestamps[n] for n in order])

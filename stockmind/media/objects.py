@@ -10,6 +10,7 @@ and moto.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,10 @@ class ObjectMeta:
     version_id: str | None
     size: int
     last_modified: datetime | None
+    # SHA-256 of the bytes read: what says two objects are byte-identical. The eTag cannot (a multipart
+    # upload's is a hash of its parts' hashes, so one file uploaded in two part sizes gets two eTags).
+    # None only for metadata built without the bytes at hand.
+    content_sha256: bytes | None = None
 
 
 def s3_client(region: str | None = None, connections: int = MAX_CONNECTIONS):
@@ -84,7 +89,7 @@ def read_object(s3, bucket: str, key: str, *, etag: str | None = None, version_i
         _check_size(bucket, key, response.get("ContentLength"), max_bytes)
         data = body.read()
     meta = ObjectMeta(bucket, key, bare_etag(response.get("ETag")), response.get("VersionId") or None,
-                      len(data), response.get("LastModified"))
+                      len(data), response.get("LastModified"), hashlib.sha256(data).digest())
     return meta, data
 
 

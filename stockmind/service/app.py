@@ -16,7 +16,7 @@ from stockmind.service.errors import install_error_handlers
 from stockmind.service.limits import BodyLimit
 from stockmind.service.rate_limits import install_rate_limits
 from stockmind.service.resources import Resources, ResourceSlot
-from stockmind.service.routes import embed, health, page, search
+from stockmind.service.routes import duplicates, embed, health, page, search
 
 # Room for the multipart envelope (boundaries, part headers, other fields) around a file at the limit.
 ENVELOPE_BYTES = 64 * 1024
@@ -50,6 +50,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     app.include_router(health.router)
     app.include_router(search.router(settings))
     app.include_router(embed.router(settings))
+    app.include_router(duplicates.router(settings))
     app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     return app

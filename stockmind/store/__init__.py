@@ -14,6 +14,7 @@ from stockmind.store.api_keys import (
 )
 from stockmind.store.bulk import build_deferred_indexes, defer_indexes
 from stockmind.store.connection import connect, connection_pool
+from stockmind.store.duplicates import identical_groups, identical_media, near_media
 from stockmind.store.lookups import (
     count_embeddings,
     count_media,
@@ -25,11 +26,19 @@ from stockmind.store.lookups import (
 from stockmind.store.migrations import is_migrated, migrate
 from stockmind.store.queries import ranked_keys, search_page, search_vectors
 from stockmind.store.ranking import PageSpec, Position, RankedGroup, RankedPage
-from stockmind.store.records import MediaRemoval, MediaVectors, SearchHit, WriteReport
+from stockmind.store.records import (
+    IdenticalGroup,
+    MediaRemoval,
+    MediaVectors,
+    SearchHit,
+    StoredMedia,
+    WriteReport,
+)
 from stockmind.store.writer import PgVectorWriter
 
 __all__ = [
     "ApiKey",
+    "IdenticalGroup",
     "MediaRemoval",
     "MediaVectors",
     "PageSpec",
@@ -39,6 +48,7 @@ __all__ = [
     "RankedPage",
     "SearchHit",
     "StoredKey",
+    "StoredMedia",
     "WriteReport",
     "active_key_digest",
     "build_deferred_indexes",
@@ -48,11 +58,14 @@ __all__ = [
     "count_media",
     "defer_indexes",
     "embedded_media",
+    "identical_groups",
+    "identical_media",
     "insert_api_key",
     "is_migrated",
     "is_searchable",
     "list_api_keys",
     "migrate",
+    "near_media",
     "ranked_keys",
     "revoke_api_key",
     "search_page",

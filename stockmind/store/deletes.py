@@ -21,6 +21,7 @@ FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text
 ORDER BY client_id COLLATE "C", bucket COLLATE "C", key COLLATE "C"
 ON CONFLICT (bucket, key, client_id) DO UPDATE SET
     status = 'deleted', etag = NULL, version_id = NULL, size = NULL, model_id = NULL, frame_count = 0,
+    content_sha256 = NULL,
     sequencer = EXCLUDED.sequencer, event_time = EXCLUDED.event_time, revision = m.revision + 1,
     updated_at = now()
 WHERE event_is_newer(EXCLUDED.sequencer, EXCLUDED.event_time, m.sequencer, m.event_time)

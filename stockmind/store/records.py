@@ -33,6 +33,8 @@ class MediaVectors:
     sequencer: str | None = None
     size: int | None = None
     event_time: datetime | None = None
+    # SHA-256 of the object's bytes (see `ObjectMeta.content_sha256`); None when not known.
+    content_sha256: bytes | None = None
 
     @classmethod
     def from_object(cls, meta: ObjectMeta, ref: MediaRef, model_id: str, vectors: np.ndarray,
@@ -42,7 +44,7 @@ class MediaVectors:
         an event's time (a backfill), the object's own time orders it against other versions."""
         return cls(ref=ref, bucket=meta.bucket, etag=meta.etag, model_id=model_id, vectors=vectors,
                    timestamps=timestamps, version_id=meta.version_id, sequencer=sequencer, size=meta.size,
-                   event_time=event_time or meta.last_modified)
+                   event_time=event_time or meta.last_modified, content_sha256=meta.content_sha256)
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,22 @@ class SearchHit:
     media_type: MediaType
     score: float
     timestamp_s: float | None
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    """A tenant's live media object, as a duplicate of another."""
+
+    key: str
+    bucket: str
+    sku: str
+    media_type: MediaType
+
+
+@dataclass(frozen=True)
+class IdenticalGroup:
+    """Media of one tenant holding the same bytes: `count` of them, the first keys in key order."""
+
+    content_sha256: bytes
+    count: int
+    keys: list[str]

@@ -18,6 +18,8 @@ Append new migrations; never edit one that has shipped. Why the tables look as t
   key's own rate limit where it has one (NULL: the service's defaults, STOCKMIND_RATE_LIMIT_*).
 - `service_secrets` holds the key that signs the search service's paging cursors, in the database
   so that every replica (and every restart) accepts the cursors any of them gave out.
+- `media.content_sha256` is the SHA-256 of the object's bytes (S3's eTag is not a content hash for
+  multipart uploads), so byte-identical media are found by an index lookup (`duplicates.py`).
 """
 
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
@@ -127,6 +129,24 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at timestamptz NOT NULL DEFAULT now(),
     revoked_at timestamptz
 );
+""",
+    ),
+    (
+        3,
+        "content hash of each media object",
+        # Adding a nullable column without a default rewrites nothing: existing rows read NULL (their
+        # hash is unknown until they are embedded again). The index is created on the partitioned
+        # parent, so PostgreSQL builds one on every tenant partition now and on each one created
+        # later. Built inside the migration's transaction (CONCURRENTLY is refused on a partitioned
+        # table), it blocks writes to `media` while it reads each partition's rows once; it indexes
+        # none of them (no existing row has a hash), so it is short.
+        # The partial predicate keeps tombstones and unhashed rows out; client_id is left out of
+        # the key because inside a partition it is constant.
+        r"""
+ALTER TABLE media ADD COLUMN content_sha256 bytea;
+
+CREATE INDEX media_content_sha256 ON media (content_sha256)
+    WHERE status = 'active' AND content_sha256 IS NOT NULL;
 """,
     ),
     (

@@ -36,9 +36,9 @@ from stockmind.store.validation import check_dim, checked_batch
 log = logging.getLogger(__name__)
 
 _MEDIA_FIELDS = ("client_id, bucket, key, sku, media_type, etag, version_id, sequencer, event_time, size, model_id, "
-                 "frame_count")
+                 "frame_count, content_sha256")
 _MEDIA_FIELD_TYPES = ["text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "int8", "text",
-                      "int4"]
+                      "int4", "bytea"]
 
 _NEW_MEDIA_IDS = "SELECT nextval('media_id_seq') FROM generate_series(1, %s)"
 _COPY_NEW_MEDIA = f"COPY media (media_id, status, {_MEDIA_FIELDS}) FROM STDIN WITH (FORMAT BINARY)"
@@ -48,7 +48,7 @@ _COPY_NEW_MEDIA = f"COPY media (media_id, status, {_MEDIA_FIELDS}) FROM STDIN WI
 _STAGE_MEDIA = """
 CREATE TEMP TABLE IF NOT EXISTS stage_media (
     client_id text, bucket text, key text, sku text, media_type text, etag text, version_id text,
-    sequencer text, event_time timestamptz, size bigint, model_id text, frame_count int
+    sequencer text, event_time timestamptz, size bigint, model_id text, frame_count int, content_sha256 bytea
 ) ON COMMIT DELETE ROWS
 """
 _COPY_STAGE_MEDIA = f"COPY stage_media ({_MEDIA_FIELDS}) FROM STDIN WITH (FORMAT BINARY)"
@@ -64,7 +64,7 @@ ON CONFLICT (bucket, key, client_id) DO UPDATE SET
     sku = EXCLUDED.sku, media_type = EXCLUDED.media_type, status = 'active', etag = EXCLUDED.etag,
     version_id = EXCLUDED.version_id, sequencer = EXCLUDED.sequencer, event_time = EXCLUDED.event_time,
     size = EXCLUDED.size, model_id = EXCLUDED.model_id, frame_count = EXCLUDED.frame_count,
-    revision = m.revision + 1, updated_at = now()
+    content_sha256 = EXCLUDED.content_sha256, revision = m.revision + 1, updated_at = now()
 WHERE (NOT coalesce(m.status = 'active' AND m.etag = EXCLUDED.etag AND m.model_id = EXCLUDED.model_id
                     AND m.version_id IS NOT DISTINCT FROM EXCLUDED.version_id, false)
        AND event_is_newer(EXCLUDED.sequencer, EXCLUDED.event_time, m.sequencer, m.event_time))
@@ -240,4 +240,5 @@ def _media_fields(item: MediaVectors) -> tuple:
     return (
         item.ref.client_id, item.bucket, item.ref.key, item.ref.sku, str(item.ref.media_type), item.etag,
         item.version_id, item.sequencer, item.event_time, item.size, item.model_id, len(item.timestamps),
+        item.content_sha256,
     )

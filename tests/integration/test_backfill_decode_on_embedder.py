@@ -5,6 +5,8 @@ the vectors the decoders' path gives."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -64,11 +66,17 @@ def stored_frames(database_url: str) -> dict[tuple[str, int], np.ndarray]:
     return {(key, frame_no): np.asarray(vector.to_list(), np.float32) for key, frame_no, vector in rows}
 
 
+def stored_hashes(database_url: str) -> dict[str, bytes]:
+    with connect(database_url) as conn:
+        return {key: digest for key, digest in conn.execute("SELECT key, content_sha256 FROM media")}
+
+
 def test_images_decoded_on_the_embedders_are_stored_like_the_decoders_and_bad_ones_are_reported(
         aws, local_stack, ray_cluster, database_url, other_database, tmp_path):
     for key, data in GOOD.items():
         aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=data)
-    aws.s3.put_object(Bucket=aws.bucket, Key=VIDEO, Body=video_bytes(7))
+    video = video_bytes(7)
+    aws.s3.put_object(Bucket=aws.bucket, Key=VIDEO, Body=video)
     for key, (data, _) in BAD.items():
         aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=data)
 
@@ -95,3 +103,6 @@ def test_images_decoded_on_the_embedders_are_stored_like_the_decoders_and_bad_on
     assert sorted(expected) == sorted(vectors)
     for frame, vector in vectors.items():
         assert float(vector @ expected[frame]) > 0.999, frame
+    # Both placements store the SHA-256 of the bytes read (images reach the embedders as their files).
+    hashes = {key: hashlib.sha256(data).digest() for key, data in {**GOOD, VIDEO: video}.items()}
+    assert stored_hashes(database_url) == stored_hashes(other_database) == hashes

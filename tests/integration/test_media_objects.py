@@ -1,6 +1,7 @@
 """The one S3 object reader against the moto server: bytes with the metadata of exactly those bytes,
 If-Match and VersionId, missing objects, the size limit before any body is read, presigned URLs."""
 
+import hashlib
 import urllib.request
 from datetime import datetime
 
@@ -33,6 +34,23 @@ def test_read_returns_the_bytes_with_their_bare_etag_size_and_time(aws):
     assert (meta.bucket, meta.key, meta.etag, meta.version_id, meta.size) == (aws.bucket, KEY, etag, None, 5)
     assert isinstance(meta.last_modified, datetime) and meta.last_modified.tzinfo is not None
     assert head_etag(aws.s3, aws.bucket, KEY) == etag
+    assert meta.content_sha256 == hashlib.sha256(b"first").digest()
+
+
+def test_the_same_bytes_uploaded_in_one_part_or_as_a_multipart_upload_differ_in_etag_not_in_content_hash(aws):
+    data = b"the same bytes twice"
+    put(aws.s3, aws.bucket, data)
+    other = KEY.replace("a photo", "multipart")
+    upload = aws.s3.create_multipart_upload(Bucket=aws.bucket, Key=other)["UploadId"]
+    part = aws.s3.upload_part(Bucket=aws.bucket, Key=other, UploadId=upload, PartNumber=1, Body=data)
+    aws.s3.complete_multipart_upload(Bucket=aws.bucket, Key=other, UploadId=upload,
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+
+    single, _ = read_object(aws.s3, aws.bucket, KEY)
+    multipart, _ = read_object(aws.s3, aws.bucket, other)
+
+    assert single.etag != multipart.etag  # a multipart eTag is a hash of the parts' hashes, "-1" appended
+    assert single.content_sha256 == multipart.content_sha256 == hashlib.sha256(data).digest()
 
 
 def test_if_match_on_an_overwritten_key_is_superseded(aws):

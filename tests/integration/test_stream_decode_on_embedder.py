@@ -2,6 +2,8 @@
 the actors, which decode them; what they cannot decode reaches the DLQ with the same reason as when
 the ingestor decodes, and everything else in the same batches is embedded once."""
 
+import hashlib
+
 import numpy as np
 
 from stockmind.decode.image import ImagePreprocessor
@@ -31,6 +33,10 @@ def stored_vector(conn, key: str) -> np.ndarray:
     return np.asarray(vector.to_list(), dtype=np.float32)
 
 
+def stored_hashes(conn) -> dict[str, bytes]:
+    return {key: digest for key, digest in conn.execute("SELECT key, content_sha256 FROM media")}
+
+
 def test_images_decoded_on_the_embedder_become_rows_and_the_undecodable_ones_reach_the_dlq(
         aws, database_url, stack_env, embedder_pool, conn):
     good = {
@@ -51,7 +57,8 @@ def test_images_decoded_on_the_embedder_become_rows_and_the_undecodable_ones_rea
     }
     for key, data in good.items():
         put(aws, key, data)
-    put(aws, clip, video_bytes(seconds=2))
+    clip_bytes = video_bytes(seconds=2)
+    put(aws, clip, clip_bytes)
     for key, (data, _) in poison.items():
         put(aws, key, data)
     # The photos (at most 100×200) pass, the 200×200 "bomb" does not: the limit must reach the embedder's decoder.
@@ -67,6 +74,9 @@ def test_images_decoded_on_the_embedder_become_rows_and_the_undecodable_ones_rea
     assert all(m["attributes"]["ReceiveCount"] == "1" and m["attributes"]["ErrorDetail"] for m in dead)
     assert stats["counts"]["dlq"] == len(poison)
     assert queue_counts(aws, aws.queue_url) == (0, 0)
+    # The hash is of the bytes read, whether they travelled to the embedder (images) or not (the video).
+    assert stored_hashes(conn) == {key: hashlib.sha256(data).digest()
+                                   for key, data in {**good, clip: clip_bytes}.items()}
 
     embedder = ClipEmbedder(TEST_MODEL, device="cpu")
     preprocessor = ImagePreprocessor.from_pretrained(TEST_MODEL, device="cpu")

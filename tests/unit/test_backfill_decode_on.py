@@ -4,6 +4,7 @@ embedders when they decode them."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 
 import numpy as np
@@ -63,7 +64,7 @@ def test_the_command_line_overrides_stockmind_decode_on(argv, env, expected):
 
 def fetched(key: str, data: bytes) -> dict:
     return {"bucket": "b", "key": key, "etag": "e", "version_id": None, "size": len(data), "modified_s": 1.0,
-            "data": data}
+            "content_sha256": hashlib.sha256(data).hexdigest(), "data": data}
 
 
 def video_frames(count: int) -> PreparedMedia:

@@ -15,6 +15,8 @@ from stockmind.errors import ConfigError
 
 VIDEO = "clients/c1/products/s/media/video/v.mp4"
 IMAGE = "clients/c1/products/s/media/image/a b.jpg"
+# Ends in a NUL byte: the digest travels as hex because numpy's fixed-width bytes would drop it.
+DIGEST = bytes(range(1, 32)) + b"\x00"
 
 
 def frames(rows: list[tuple[str, int, int, float]]) -> dict[str, np.ndarray]:
@@ -26,6 +28,7 @@ def frames(rows: list[tuple[str, int, int, float]]) -> dict[str, np.ndarray]:
         "version_id": np.asarray([None] * len(rows), dtype=object),
         "size": np.asarray([10] * len(rows)),
         "modified_s": np.asarray([1714564800.0] * len(rows)),
+        "content_sha256": np.asarray([DIGEST.hex()] * len(rows)),
         "frame_no": np.asarray([r[1] for r in rows]),
         "frame_count": np.asarray([r[2] for r in rows]),
         "timestamp_s": np.asarray([r[3] for r in rows]),
@@ -42,7 +45,7 @@ def test_frames_split_across_batches_are_put_back_together_in_frame_order():
     [video] = writer._collect(frames([(VIDEO, 1, 3, 1.0)]))
     assert video.timestamps == [0.0, 1.0, 2.0]
     assert video.vectors[:, 0].tolist() == [0.0, 1.0, 2.0]
-    assert (video.etag, video.size, video.event_time.year) == ("e", 10, 2024)
+    assert (video.etag, video.size, video.event_time.year, video.content_sha256) == ("e", 10, 2024, DIGEST)
     assert writer._partial == {}
 
 
