@@ -7,7 +7,7 @@ lowest score of a photo's re-encodes and resizes and the highest score of anothe
 product: above it are copies of one photo, below it other photos. Prints min / median / max per
 case, then the gap. No stack needed; runs on the CPU in under a minute.
 
-    python bench/duplicate_threshold.py [--model stockmind-clip-small] [--products 48]
+    python bench/duplicate_threshold.py [--model stockmind-clip-small] [--products 48] [--quick]
 """
 
 import argparse
@@ -31,7 +31,11 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=SMALL_CLIP)
     parser.add_argument("--products", type=int, default=len(COLORS) * len(SHAPES))
-    return parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="12 products (what `make bench-quick` runs)")
+    args = parser.parse_args()
+    if args.quick:
+        args.products = min(args.products, 12)
+    return args
 
 
 def jpeg(image: Image.Image, quality: int = 90) -> bytes:
