@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,10 +50,13 @@ class Photos:
     labels: tuple[str, ...]
     vectors: np.ndarray
 
+    skus: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         if self.vectors.shape[0] != len(self.keys) or len(self.keys) != len(self.labels):
             raise ValueError(f"expected one vector and one label per key, got {self.vectors.shape[0]} vectors, "
                              f"{len(self.labels)} labels and {len(self.keys)} keys")
+        object.__setattr__(self, "skus", tuple(parse_media_key(key).sku for key in self.keys))
 
     def of(self, label: str) -> list[int]:
         return [i for i, found in enumerate(self.labels) if found == label]
@@ -160,8 +163,8 @@ def ranked(photos: Photos, task: Task, scores: np.ndarray) -> tuple[Hit, ...]:
     examples = set(task.positive) | set(task.negative)
     order = sorted((i for i in range(len(photos.keys)) if i not in examples),
                    key=lambda i: (-scores[i], photos.keys[i]))
-    return tuple(Hit(photos.keys[i], parse_media_key(photos.keys[i]).sku, None, float(scores[i]),
-                     photos.labels[i], photos.labels[i] == task.label) for i in order)
+    return tuple(Hit(photos.keys[i], photos.skus[i], None, float(scores[i]), photos.labels[i],
+                     photos.labels[i] == task.label) for i in order)
 
 
 def run(photos: dict[str, Photos], tasks: Sequence[Task], strategies: Sequence[Strategy],

@@ -51,6 +51,9 @@ def test_products_reading_sets_product_level_recall_beside_media_level():
                              [_recall(EVERY_TENANT, "all", 0.5, 0.9, 1.0, queries=12)])
     assert "**all** (12 text queries)" in text
     assert "70 % → 90 % at k = 5" in text and "80 % → 100 % at k = 10" in text
+    assert "found only at product level" in text
+    same = readings.products([_recall(EVERY_TENANT, "all", 1, 1)], [_recall(EVERY_TENANT, "all", 1, 1)])
+    assert "no query needed it" in same
 
 
 def _combination(strategy, mrr, r1, positive=None, negative=None, task="refine", text=1.0):
@@ -63,9 +66,10 @@ def test_combinations_reading_names_the_better_strategy_its_weights_and_the_defa
     rows = [_combination("weighted sum", 0.8, 0.7, 1.0, 0.5), _combination("weighted sum", 0.85, 0.75, 2.0, 0.25),
             _combination("best score", 0.6, 0.5)]
     text = readings.combinations(rows, {"refine": (12, 3, 15)})
-    assert "**refine** (30 queries): the weighted sum (text 1, positive 2, negative 0.25) ranks best" in text
-    assert "best score MRR 0.600" in text
+    assert "**refine** (30 queries): the weighted sum ranks better" in text
+    assert "at its best (text 1, positive 2, negative 0.25): MRR 0.850" in text
+    assert "best score: MRR 0.600" in text
     assert "higher on 12, best score on 3, 15 tie" in text
     assert "default weights (text 1, positive 1, negative 0.5) reach MRR 0.800" in text
     rows.append(_combination("best score", 0.9, 0.8))
-    assert "Qdrant's best score ranks best" in readings.combinations(rows, {"refine": (1, 20, 9)})
+    assert "Qdrant's best score ranks better" in readings.combinations(rows, {"refine": (1, 20, 9)})
