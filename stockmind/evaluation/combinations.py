@@ -51,12 +51,14 @@ class Photos:
     vectors: np.ndarray
 
     skus: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    key_order: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.vectors.shape[0] != len(self.keys) or len(self.keys) != len(self.labels):
             raise ValueError(f"expected one vector and one label per key, got {self.vectors.shape[0]} vectors, "
                              f"{len(self.labels)} labels and {len(self.keys)} keys")
         object.__setattr__(self, "skus", tuple(parse_media_key(key).sku for key in self.keys))
+        object.__setattr__(self, "key_order", np.argsort(np.argsort(self.keys)))  # each key's place in key order
 
     def of(self, label: str) -> list[int]:
         return [i for i, found in enumerate(self.labels) if found == label]
@@ -161,21 +163,24 @@ def refine_tasks(photos: Photos, queries: dict[str, str], per_product: int, seed
 def ranked(photos: Photos, task: Task, scores: np.ndarray) -> tuple[Hit, ...]:
     """Every photo but the task's examples, best first (ties in key order)."""
     examples = set(task.positive) | set(task.negative)
-    order = sorted((i for i in range(len(photos.keys)) if i not in examples),
-                   key=lambda i: (-scores[i], photos.keys[i]))
+    order = [int(i) for i in np.lexsort((photos.key_order, -scores)) if i not in examples]
     return tuple(Hit(photos.keys[i], photos.skus[i], None, float(scores[i]), photos.labels[i],
                      photos.labels[i] == task.label) for i in order)
 
 
 def run(photos: dict[str, Photos], tasks: Sequence[Task], strategies: Sequence[Strategy],
         text_vectors: dict[str, np.ndarray]) -> list[Outcome]:
-    """Every task under every strategy; `text_vectors` holds the embedding of each task's text."""
+    """Every task under every strategy; `text_vectors` holds the embedding of each task's text. A
+    weighted sum with positive weight 0 (the text alone, or the text minus the negatives) is a
+    baseline for tasks with a text and is not run on tasks without one: it would have nothing to find."""
     outcomes = []
     for task in tasks:
         mine = photos[task.client_id]
         text = None if task.text is None else text_vectors[task.text]
         positive, negative = mine.vectors[list(task.positive)], mine.vectors[list(task.negative)]
         for strategy in strategies:
+            if text is None and strategy.weights is not None and strategy.weights.positive == 0:
+                continue
             scores = strategy.scores(mine.vectors, text, positive, negative)
             outcomes.append(Outcome(task, strategy, ranked(mine, task, scores)))
     return outcomes

@@ -75,6 +75,9 @@ def combinations(rows: list[dict], wins: dict[str, tuple[int, int, int]]) -> str
             f"recall@5 {_pct(weighted['recall@5'])}; Qdrant's best score: MRR {qdrant['MRR']:.3f}, recall@1 "
             f"{_pct(qdrant['recall@1'])}, recall@5 {_pct(qdrant['recall@5'])}. Query by query, the weighted sum "
             f"puts the first relevant photo higher on {ahead}, best score on {behind}, {ties} tie.")
+        if weighted["positive"] == 0:
+            lines.append("  Here the examples add nothing to the text: the best weighted sum is the text alone "
+                         "(positive weight 0), and every weight on the examples ranks lower.")
         default = _default_row(rows, kind)
         if default is not None:
             lines.append(f"  The service's default weights ({_weights(default)}) reach MRR {default['MRR']:.3f} "

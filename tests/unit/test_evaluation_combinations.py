@@ -118,3 +118,13 @@ def test_a_run_leaves_the_examples_out_and_tables_each_strategy_with_its_query_c
 def test_photos_need_one_vector_and_one_label_per_key():
     with pytest.raises(ValueError, match="one vector and one label per key"):
         Photos("acme", ("k",), ("red circle",), np.zeros((2, 3)))
+
+
+def test_ties_rank_in_key_order_and_a_text_only_baseline_skips_tasks_without_a_text():
+    tied = Photos("acme", ("clients/acme/products/B/media/image/b.jpg", "clients/acme/products/A/media/image/a.jpg"),
+                  ("red circle", "red circle"), _unit([1, 0], [1, 0]))
+    with_text = Task(REFINE, "acme", "red circle", "a red circle", (), ())
+    without = Task(EXAMPLES, "acme", "red circle", None, (0,), ())
+    text_only = Strategy(WEIGHTED_SUM, Weights(positive=0.0, negative=0.0))
+    outcomes = run({"acme": tied}, [with_text, without], [text_only], {"a red circle": _unit([1, 0])[0]})
+    assert [(o.task.kind, [h.sku for h in o.hits]) for o in outcomes] == [(REFINE, ["A", "B"])]

@@ -73,3 +73,10 @@ def test_combinations_reading_names_the_better_strategy_its_weights_and_the_defa
     assert "default weights (text 1, positive 1, negative 0.5) reach MRR 0.800" in text
     rows.append(_combination("best score", 0.9, 0.8))
     assert "Qdrant's best score ranks better" in readings.combinations(rows, {"refine": (1, 20, 9)})
+
+
+def test_combinations_reading_says_when_the_text_alone_ranks_best():
+    rows = [_combination("weighted sum", 0.9, 0.8, 0.0, 0.0), _combination("weighted sum", 0.8, 0.7, 1.0, 0.5),
+            _combination("best score", 0.6, 0.5)]
+    assert "the examples add nothing to the text" in readings.combinations(rows, {"refine": (5, 1, 24)})
+    assert "add nothing" not in readings.combinations(rows[1:], {"refine": (5, 1, 24)})
