@@ -76,8 +76,12 @@ def combinations(rows: list[dict], wins: dict[str, tuple[int, int, int]]) -> str
             f"{_pct(qdrant['recall@1'])}, recall@5 {_pct(qdrant['recall@5'])}. Query by query, the weighted sum "
             f"puts the first relevant photo higher on {ahead}, best score on {behind}, {ties} tie.")
         if weighted["positive"] == 0:
+            top = (weighted["MRR"], weighted["recall@1"])
+            rivals = [row for row in rows if row["task"] == kind and row["strategy"] == WEIGHTED_SUM
+                      and row["positive"] > 0 and (row["MRR"], row["recall@1"]) >= top]
             lines.append("  Here the examples add nothing to the text: the best weighted sum is the text alone "
-                         "(positive weight 0), and every weight on the examples ranks lower.")
+                         "(positive weight 0), " + ("which some weights on the examples only equal." if rivals
+                                                    else "and every weight on the examples ranks lower."))
         default = _default_row(rows, kind)
         if default is not None:
             lines.append(f"  The service's default weights ({_weights(default)}) reach MRR {default['MRR']:.3f} "

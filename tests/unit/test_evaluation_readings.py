@@ -79,4 +79,7 @@ def test_combinations_reading_says_when_the_text_alone_ranks_best():
     rows = [_combination("weighted sum", 0.9, 0.8, 0.0, 0.0), _combination("weighted sum", 0.8, 0.7, 1.0, 0.5),
             _combination("best score", 0.6, 0.5)]
     assert "the examples add nothing to the text" in readings.combinations(rows, {"refine": (5, 1, 24)})
+    assert "every weight on the examples ranks lower" in readings.combinations(rows, {"refine": (5, 1, 24)})
     assert "add nothing" not in readings.combinations(rows[1:], {"refine": (5, 1, 24)})
+    tied = rows + [_combination("weighted sum", 0.9, 0.8, 0.5, 0.25)]
+    assert "only equal" in readings.combinations(tied, {"refine": (5, 1, 24)})
