@@ -101,15 +101,20 @@ class MediaFile:
 
 def synthetic_dataset(tenants: int, images_per_tenant: int, videos_per_tenant: int = 0,
                       video_seconds: int = 6, seed: int = 0, prefix: str = "eval",
-                      labels_per_tenant: int | None = None) -> tuple[Dataset, list[MediaFile]]:
+                      labels_per_tenant: int | None = None,
+                      photos_per_sku: int = 1) -> tuple[Dataset, list[MediaFile]]:
     """Held-out photos (640×480, every fifth a PNG) and slideshow videos (320×240 h264) for
     `tenants` tenants named `<prefix>-0`, `<prefix>-1`, ...; deterministic given the arguments.
 
     Each tenant sells `labels_per_tenant` of the catalogue's colour + shape products (a different
     draw per tenant; all of them when None), so that every product has several photos: precision@k
-    of "more like this" can only reach 1 when a product has at least k other pictures."""
-    if tenants < 1 or images_per_tenant < 0 or videos_per_tenant < 0 or video_seconds < 1:
-        raise ValueError("expected tenants >= 1, images/videos per tenant >= 0 and video_seconds >= 1")
+    of "more like this" can only reach 1 when a product has at least k other pictures.
+
+    Up to `photos_per_sku` photos of one product share a SKU (a product page with several
+    pictures), so that results can be counted per SKU as well as per media; a video is a SKU."""
+    if tenants < 1 or images_per_tenant < 0 or videos_per_tenant < 0 or video_seconds < 1 or photos_per_sku < 1:
+        raise ValueError("expected tenants >= 1, images/videos per tenant >= 0, video_seconds >= 1 "
+                         "and photos_per_sku >= 1")
     all_labels = sorted({item.label for item in all_items()})
     if labels_per_tenant is not None and not 1 <= labels_per_tenant <= len(all_labels):
         raise ValueError(f"labels_per_tenant must be between 1 and {len(all_labels)}, got {labels_per_tenant}")
@@ -117,17 +122,25 @@ def synthetic_dataset(tenants: int, images_per_tenant: int, videos_per_tenant: i
     for t in range(tenants):
         tenant_seed = seed * 1000 + t
         sold = set(random.Random(tenant_seed).sample(all_labels, labels_per_tenant or len(all_labels)))
-        files += _tenant_files(f"{prefix}-{t}", sold, images_per_tenant, videos_per_tenant, video_seconds, tenant_seed)
+        files += _tenant_files(f"{prefix}-{t}", sold, images_per_tenant, videos_per_tenant, video_seconds, tenant_seed,
+                               photos_per_sku)
     labels = {label for file in files for label in file.media.labels}
     return Dataset(tuple(f.media for f in files), {label: query_caption(*label.split()) for label in labels}), files
 
 
 def _tenant_files(client_id: str, sold: set[str], n_images: int, n_videos: int, video_seconds: int,
-                  seed: int) -> Iterator[MediaFile]:
+                  seed: int, photos_per_sku: int) -> Iterator[MediaFile]:
     # Separate held-out seeds for photos and video stills: different pictures, never training ones.
+    open_skus: dict[str, tuple[str, int]] = {}  # label -> (its SKU still taking photos, photos in it)
     for index, shot in enumerate(_shots_of(sold, n_images, seed=2 * seed)):
+        label = shot.item.label
+        sku, position = open_skus.get(label, ("", photos_per_sku))
+        if position == photos_per_sku:
+            sku, position = f"SKU-{index:05d}", 0
+        open_skus[label] = (sku, position + 1)
         extension, image_format = (".png", "PNG") if index % 5 == 4 else (".jpg", "JPEG")
-        key = media_key(client_id, f"SKU-{index:05d}", MediaType.IMAGE, f"{shot.item.label}{extension}")
+        name = label if position == 0 else f"{label} {position + 1}"
+        key = media_key(client_id, sku, MediaType.IMAGE, f"{name}{extension}")
         buffer = io.BytesIO()
         shot.image(PHOTO_SIZE).save(buffer, format=image_format)
         yield MediaFile(LabelledMedia(key, MediaType.IMAGE, (shot.item.label,)), buffer.getvalue())

@@ -25,6 +25,15 @@ def precision_at_k(relevance: Sequence[Sequence[bool]], k: int) -> float:
     return float(np.mean([sum(bool(hit) for hit in ranked[:k]) / k for ranked in relevance]))
 
 
+def mean_reciprocal_rank(relevance: Sequence[Sequence[bool]]) -> float:
+    """The mean over queries of 1 / (rank of the first relevant result), 0 for a query with none:
+    where recall@k no longer tells two rankings apart, how high the first hit is still does."""
+    if len(relevance) == 0:
+        raise ValueError("expected at least one query")
+    return float(np.mean([next((1 / rank for rank, hit in enumerate(ranked, start=1) if hit), 0.0)
+                          for ranked in relevance]))
+
+
 def overlap_recall(approximate: Sequence[Sequence[str]], exact: Sequence[Sequence[str]], k: int) -> float:
     """How much of the exact top k an approximate search finds, averaged over queries
     (the usual "recall" of an ANN index against brute force)."""

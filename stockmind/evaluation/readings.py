@@ -6,7 +6,9 @@ here from the values it describes and the notebook displays it.
 
 from __future__ import annotations
 
+from stockmind.evaluation.combinations import BEST_SCORE, WEIGHTED_SUM, best
 from stockmind.evaluation.retrieval import ALL_MEDIA, EVERY_TENANT
+from stockmind.service.combine import Weights
 
 # Below this spread between tenants' recall@5 the tenants are "alike"; above it one deserves a look.
 TENANT_SPREAD = 0.1
@@ -39,6 +41,68 @@ def retrieval(recall_rows: list[dict], precision_rows: list[dict]) -> str:
                      f"photos, {_pct(videos['recall@1'])} for videos). A video search ranks whole videos by their "
                      "best moment, among far fewer candidates than photos, so the two are not directly comparable.")
     return "\n".join(lines)
+
+
+def products(media_rows: list[dict], product_rows: list[dict]) -> str:
+    """Media-level against product-level recall@k (`recall_table` and `product_recall_table`)."""
+    media = {row["scope"]: row for row in media_rows if row["client_id"] == EVERY_TENANT}
+    lines = []
+    for scope, row in sorted({row["scope"]: row for row in product_rows
+                              if row["client_id"] == EVERY_TENANT}.items()):
+        ks = sorted(int(name.split("@")[1]) for name in row if name.startswith("recall@"))
+        gains = ", ".join(f"{_pct(media[scope][f'recall@{k}'])} → {_pct(row[f'recall@{k}'])} at k = {k}" for k in ks)
+        lines.append(f"- **{scope}** ({row['queries']} text queries), recall@k over the first k media → over the "
+                     f"first k products: {gains}.")
+    gained = any(row[name] > media[row["scope"]][name] for row in product_rows if row["client_id"] == EVERY_TENANT
+                 for name in row if name.startswith("recall@"))
+    lines.append("- Counted over products, several media of one wrong product take one place in the top k, not "
+                 "several; " + ("that is where the queries found only at product level were lost." if gained else
+                                "here no query needed it: media-level recall was already as high."))
+    return "\n".join(lines)
+
+
+def combinations(rows: list[dict], wins: dict[str, tuple[int, int, int]]) -> str:
+    """Which combination strategy ranks better per task kind; `wins[kind]` is (best weighted sum
+    ahead, best score ahead, tied) query by query (`combinations.paired`)."""
+    lines = []
+    for kind in sorted({row["task"] for row in rows}):
+        weighted, qdrant = best(rows, kind, WEIGHTED_SUM), best(rows, kind, BEST_SCORE)
+        better = weighted if (weighted["MRR"], weighted["recall@1"]) >= (qdrant["MRR"], qdrant["recall@1"]) else qdrant
+        ahead, behind, ties = wins[kind]
+        lines.append(
+            f"- **{kind}** ({weighted['queries']} queries): {_strategy(better)} ranks better. The weighted sum at "
+            f"its best ({_weights(weighted)}): MRR {weighted['MRR']:.3f}, recall@1 {_pct(weighted['recall@1'])}, "
+            f"recall@5 {_pct(weighted['recall@5'])}; Qdrant's best score: MRR {qdrant['MRR']:.3f}, recall@1 "
+            f"{_pct(qdrant['recall@1'])}, recall@5 {_pct(qdrant['recall@5'])}. Query by query, the weighted sum "
+            f"puts the first relevant photo higher on {ahead}, best score on {behind}, {ties} tie.")
+        if weighted["positive"] == 0:
+            top = (weighted["MRR"], weighted["recall@1"])
+            rivals = [row for row in rows if row["task"] == kind and row["strategy"] == WEIGHTED_SUM
+                      and row["positive"] > 0 and (row["MRR"], row["recall@1"]) >= top]
+            lines.append("  Here the examples add nothing to the text: the best weighted sum is the text alone "
+                         "(positive weight 0), " + ("which some weights on the examples only equal." if rivals
+                                                    else "and every weight on the examples ranks lower."))
+        default = _default_row(rows, kind)
+        if default is not None:
+            lines.append(f"  The service's default weights ({_weights(default)}) reach MRR {default['MRR']:.3f} "
+                         f"(recall@1 {_pct(default['recall@1'])}).")
+    return "\n".join(lines)
+
+
+def _strategy(row: dict) -> str:
+    return "the weighted sum" if row["strategy"] == WEIGHTED_SUM else "Qdrant's best score"
+
+
+def _weights(row: dict) -> str:
+    parts = [f"{name} {row[name]:g}" for name in ("text", "positive", "negative") if row.get(name) is not None]
+    return ", ".join(parts)
+
+
+def _default_row(rows: list[dict], kind: str) -> dict | None:
+    default = Weights()
+    return next((row for row in rows if row["task"] == kind and row["strategy"] == WEIGHTED_SUM
+                 and row["positive"] == default.positive and row["negative"] == default.negative
+                 and row["text"] in (None, default.text)), None)
 
 
 def index(points: list[dict], k: int) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from stockmind.evaluation.datasets import Dataset
 from stockmind.evaluation.metrics import precision_at_k, recall_at_k
+from stockmind.evaluation.products import products_of
 from stockmind.media.types import MediaType
 from stockmind.service.search import Filters
 
@@ -22,6 +23,7 @@ RECALL_KS = (1, 5, 10)
 @dataclass(frozen=True)
 class Hit:
     key: str
+    sku: str
     timestamp_s: float | None
     score: float
     label: str | None
@@ -42,6 +44,11 @@ class QueryOutcome:
     @property
     def relevance(self) -> list[bool]:
         return [hit.relevant for hit in self.hits]
+
+    @property
+    def product_relevance(self) -> list[bool]:
+        """Whether each distinct product of the ranking, best first, is relevant."""
+        return [product.relevant for product in products_of(self.hits)]
 
 
 def text_to_image(searcher, conn, dataset: Dataset, k: int = 10) -> list[QueryOutcome]:
@@ -72,7 +79,7 @@ def _judged(dataset: Dataset, label: str, results) -> tuple[Hit, ...]:
     hits = []
     for result in results:
         found = dataset.label_of(result.key, result.timestamp_s)
-        hits.append(Hit(result.key, result.timestamp_s, result.score, found, found == label))
+        hits.append(Hit(result.key, result.sku, result.timestamp_s, result.score, found, found == label))
     return tuple(hits)
 
 
@@ -81,15 +88,23 @@ def recall_table(outcomes: list[QueryOutcome], ks: tuple[int, ...] = RECALL_KS) 
     return _table(outcomes, lambda relevance: {f"recall@{k}": recall_at_k(relevance, k) for k in ks})
 
 
+def product_recall_table(outcomes: list[QueryOutcome], ks: tuple[int, ...] = RECALL_KS) -> list[dict]:
+    """recall@k counted over products (SKUs), as `recall_table` counts it over media: the share of
+    queries with a relevant product among the first k distinct products of the ranking. The
+    rankings must reach deeper than k media for k products to be in them."""
+    return _table(outcomes, lambda relevance: {f"recall@{k}": recall_at_k(relevance, k) for k in ks},
+                  relevance_of=lambda outcome: outcome.product_relevance)
+
+
 def precision_table(outcomes: list[QueryOutcome], ks: tuple[int, ...] = (1, 5, 10)) -> list[dict]:
     """precision@k per (tenant, scope), plus one row per scope over every tenant."""
     return _table(outcomes, lambda relevance: {f"precision@{k}": precision_at_k(relevance, k) for k in ks})
 
 
-def _table(outcomes: list[QueryOutcome], measure) -> list[dict]:
+def _table(outcomes: list[QueryOutcome], measure, relevance_of=lambda outcome: outcome.relevance) -> list[dict]:
     groups: dict[tuple[str, str], list[list[bool]]] = defaultdict(list)
     for outcome in outcomes:
-        groups[(outcome.client_id, outcome.scope)].append(outcome.relevance)
-        groups[(EVERY_TENANT, outcome.scope)].append(outcome.relevance)
+        groups[(outcome.client_id, outcome.scope)].append(relevance_of(outcome))
+        groups[(EVERY_TENANT, outcome.scope)].append(relevance_of(outcome))
     return [{"client_id": client_id, "scope": scope, "queries": len(lists), **measure(lists)}
             for (client_id, scope), lists in sorted(groups.items())]

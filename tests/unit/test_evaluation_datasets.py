@@ -1,7 +1,10 @@
+import math
+
 import pytest
 
 from stockmind.decode.video import sample_frames
 from stockmind.evaluation.datasets import Dataset, LabelledMedia, read_manifest, read_text, synthetic_dataset
+from stockmind.media.keys import parse_media_key
 from stockmind.media.types import MediaType
 
 VIDEO_KEY = "clients/acme/products/SKU-1/media/video/reel.mp4"
@@ -89,3 +92,19 @@ def test_each_tenant_sells_its_own_draw_of_products_with_several_photos_each():
     assert all(photos.count(label) >= 3 for label in first)
     with pytest.raises(ValueError, match="labels_per_tenant"):
         synthetic_dataset(1, 1, labels_per_tenant=0)
+
+
+def test_photos_of_one_product_share_a_sku_up_to_photos_per_sku():
+    dataset, _ = synthetic_dataset(tenants=1, images_per_tenant=24, labels_per_tenant=3, photos_per_sku=4, seed=3)
+    photos = [(parse_media_key(m.key), m.labels[0]) for m in dataset.of("eval-0", MediaType.IMAGE)]
+    skus: dict[str, list[str]] = {}
+    for ref, label in photos:
+        skus.setdefault(ref.sku, []).append(label)
+    assert all(len(labels) <= 4 and len(set(labels)) == 1 for labels in skus.values())
+    labels = [label for _, label in photos]
+    assert len(skus) == sum(math.ceil(labels.count(label) / 4) for label in set(labels))  # as few SKUs as can be
+    assert len({ref.key for ref, _ in photos}) == 24
+    one_each, _ = synthetic_dataset(tenants=1, images_per_tenant=5, seed=3)
+    assert len({parse_media_key(m.key).sku for m in one_each.media}) == 5
+    with pytest.raises(ValueError, match="photos_per_sku"):
+        synthetic_dataset(1, 1, photos_per_sku=0)

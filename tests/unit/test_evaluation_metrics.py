@@ -2,7 +2,14 @@ import math
 
 import pytest
 
-from stockmind.evaluation.metrics import latency_summary, overlap_recall, precision_at_k, rate, recall_at_k
+from stockmind.evaluation.metrics import (
+    latency_summary,
+    mean_reciprocal_rank,
+    overlap_recall,
+    precision_at_k,
+    rate,
+    recall_at_k,
+)
 
 
 def test_recall_at_k_counts_queries_with_any_relevant_result_in_the_top_k():
@@ -22,6 +29,12 @@ def test_measures_refuse_k_below_one_and_no_queries(measure):
         measure([[True]], 0)
     with pytest.raises(ValueError, match="at least one query"):
         measure([], 5)
+
+
+def test_mean_reciprocal_rank_is_one_over_the_first_relevant_rank_and_zero_without_one():
+    assert mean_reciprocal_rank([[True, False], [False, False, True], [False], []]) == pytest.approx((1 + 1 / 3) / 4)
+    with pytest.raises(ValueError, match="at least one query"):
+        mean_reciprocal_rank([])
 
 
 def test_overlap_recall_is_the_share_of_the_exact_top_k_found():

@@ -44,3 +44,42 @@ def test_ingest_reading_names_the_busiest_stage_and_the_lag_when_measured():
     assert "**embed** takes the largest share (50 %" in readings.ingest(totals, 10.0, None)
     lag = {"p50_ms": 800.0, "p95_ms": 1500.0, "n": 20}
     assert "0.80 s at the median" in readings.ingest(totals, 10.0, lag)
+
+
+def test_products_reading_sets_product_level_recall_beside_media_level():
+    text = readings.products([_recall(EVERY_TENANT, "all", 0.5, 0.7, 0.8, queries=12), _recall("t0", "all", 0, 0)],
+                             [_recall(EVERY_TENANT, "all", 0.5, 0.9, 1.0, queries=12)])
+    assert "**all** (12 text queries)" in text
+    assert "70 % → 90 % at k = 5" in text and "80 % → 100 % at k = 10" in text
+    assert "found only at product level" in text
+    same = readings.products([_recall(EVERY_TENANT, "all", 1, 1)], [_recall(EVERY_TENANT, "all", 1, 1)])
+    assert "no query needed it" in same
+
+
+def _combination(strategy, mrr, r1, positive=None, negative=None, task="refine", text=1.0):
+    return {"task": task, "strategy": strategy, "text": text if positive is not None else None,
+            "positive": positive, "negative": negative, "queries": 30, "recall@1": r1, "recall@5": 0.9,
+            "recall@10": 1.0, "MRR": mrr, "sku recall@5": 0.95}
+
+
+def test_combinations_reading_names_the_better_strategy_its_weights_and_the_defaults():
+    rows = [_combination("weighted sum", 0.8, 0.7, 1.0, 0.5), _combination("weighted sum", 0.85, 0.75, 2.0, 0.25),
+            _combination("best score", 0.6, 0.5)]
+    text = readings.combinations(rows, {"refine": (12, 3, 15)})
+    assert "**refine** (30 queries): the weighted sum ranks better" in text
+    assert "at its best (text 1, positive 2, negative 0.25): MRR 0.850" in text
+    assert "best score: MRR 0.600" in text
+    assert "higher on 12, best score on 3, 15 tie" in text
+    assert "default weights (text 1, positive 1, negative 0.5) reach MRR 0.800" in text
+    rows.append(_combination("best score", 0.9, 0.8))
+    assert "Qdrant's best score ranks better" in readings.combinations(rows, {"refine": (1, 20, 9)})
+
+
+def test_combinations_reading_says_when_the_text_alone_ranks_best():
+    rows = [_combination("weighted sum", 0.9, 0.8, 0.0, 0.0), _combination("weighted sum", 0.8, 0.7, 1.0, 0.5),
+            _combination("best score", 0.6, 0.5)]
+    assert "the examples add nothing to the text" in readings.combinations(rows, {"refine": (5, 1, 24)})
+    assert "every weight on the examples ranks lower" in readings.combinations(rows, {"refine": (5, 1, 24)})
+    assert "add nothing" not in readings.combinations(rows[1:], {"refine": (5, 1, 24)})
+    tied = rows + [_combination("weighted sum", 0.9, 0.8, 0.5, 0.25)]
+    assert "only equal" in readings.combinations(tied, {"refine": (5, 1, 24)})

@@ -4,12 +4,15 @@ from stockmind.evaluation.datasets import Dataset, LabelledMedia
 from stockmind.evaluation.retrieval import (
     ALL_MEDIA,
     EVERY_TENANT,
+    Hit,
+    QueryOutcome,
     image_to_image,
     precision_table,
+    product_recall_table,
     recall_table,
     text_to_image,
 )
-from stockmind.media.keys import media_key
+from stockmind.media.keys import media_key, parse_media_key
 from stockmind.media.types import MediaType
 from stockmind.service.search import Filters, SearchResult
 
@@ -35,8 +38,8 @@ class RankedSearcher:
     def _results(self, client_id, filters):
         ranked = [(key, ts) for key, ts in self.rankings[client_id]
                   if filters.media_type is None or f"/media/{filters.media_type}/" in key]
-        return [SearchResult(key, "sku", MediaType.IMAGE, 1.0 - i / 10, ts, "url") for i, (key, ts) in
-                enumerate(ranked[:filters.k])]
+        return [SearchResult(key, parse_media_key(key).sku, MediaType.IMAGE, 1.0 - i / 10, ts, "url")
+                for i, (key, ts) in enumerate(ranked[:filters.k])]
 
     def by_text(self, conn, client_id, text, filters, timings=None):
         self.calls.append(("text", client_id, text, filters.media_type))
@@ -84,3 +87,24 @@ def test_image_queries_leave_the_photo_itself_out():
     assert first.relevance == [False, False]  # the reel at 1 s shows the blue star, photo 2 too
     rows = {(r["client_id"], r["scope"]): r for r in precision_table(outcomes, ks=(1, 2))}
     assert rows[(EVERY_TENANT, ALL_MEDIA)]["queries"] == 3
+
+
+def test_hits_carry_their_sku():
+    outcomes = text_to_image(SEARCHER, None, DATASET, k=10)
+    assert [h.sku for h in outcomes[0].hits] == ["1", "V", "2"]
+
+
+def test_product_recall_counts_the_first_k_distinct_products():
+    def hit(key, sku, score, relevant):
+        return Hit(key, sku, None, score, None, relevant)
+
+    crowded = QueryOutcome("text", "a", ALL_MEDIA, "red circle", "a red circle",
+                           (hit("a1", "A", 0.9, False), hit("a2", "A", 0.8, False), hit("b1", "B", 0.7, True)))
+    missed = QueryOutcome("text", "a", ALL_MEDIA, "blue star", "a blue star", (hit("a1", "A", 0.9, False),))
+    media = {(r["client_id"], r["scope"]): r for r in recall_table([crowded, missed], ks=(1, 2))}
+    products = {(r["client_id"], r["scope"]): r for r in product_recall_table([crowded, missed], ks=(1, 2))}
+    assert crowded.product_relevance == [False, True]
+    assert media[("a", ALL_MEDIA)]["recall@2"] == 0.0
+    assert products[("a", ALL_MEDIA)]["recall@2"] == 0.5
+    assert products[("a", ALL_MEDIA)]["recall@1"] == 0.0
+    assert products[(EVERY_TENANT, ALL_MEDIA)]["queries"] == 2
