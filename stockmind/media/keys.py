@@ -44,6 +44,26 @@ def media_key(client_id: str, sku: str, media_type: MediaType | str, file_name: 
     return f"clients/{client_id}/products/{sku}/media/{MediaType(media_type)}/{file_name}"
 
 
+def _key_pattern() -> str:
+    """The layout as a JSON Schema (ECMA 262) pattern: segments of any characters but '/' and controls
+    (category Cc), none of them '.' or '..', and a file name with an allowed extension in any case."""
+    char = r"[^/\u0000-\u001f\u007f-\u009f]"
+    first = r"[^./\u0000-\u001f\u007f-\u009f]"
+    segment = rf"(?:{first}{char}*|\.{first}{char}*|\.\.{char}+)"
+
+    def extension(suffix: str) -> str:
+        return "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in suffix.lstrip("."))
+
+    files = {media_type: rf"{char}+\.(?:{'|'.join(map(extension, suffixes))})"
+             for media_type, suffixes in MEDIA_SUFFIXES.items()}
+    return "^(?:" + "|".join(media_key(segment, segment, t, files[t]) for t in MediaType) + ")$"
+
+
+# For the OpenAPI schema; `parse_media_key` stays the rule (tests/unit/test_media_keys.py checks they agree,
+# but for the size: a pattern counts characters, S3 counts UTF-8 bytes).
+MEDIA_KEY_PATTERN = _key_pattern()
+
+
 def parse_media_key(key: str) -> MediaRef:
     """The `MediaRef` named by a decoded S3 key; `InvalidMediaKey` says exactly what is wrong."""
     if not isinstance(key, str):

@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import psycopg
 import psycopg_pool
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
+from stockmind.service.openapi import Error, error_responses
 from stockmind.service.resources import NotReady
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="The process is alive")
+class Alive(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    model_id: str
+    dim: int
+
+
+class NotReadyBody(BaseModel):
+    status: Literal["not_ready"]
+    error: Error
+
+
+@router.get("/healthz", summary="The process is alive", response_model=Alive, responses=error_responses(500))
 def healthz() -> dict:
     return {"status": "ok"}
 
 
 @router.get("/readyz", summary="The model is loaded and the database is reachable and migrated",
-            responses={503: {"description": "not ready; the body says why"}})
+            responses={200: {"model": Ready},
+                       503: {"model": NotReadyBody, "description": "not ready; the body says why"},
+                       **error_responses(500)})
 def readyz(request: Request) -> JSONResponse:
     try:
         resources = request.app.state.resources.get()

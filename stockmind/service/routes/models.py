@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
 
+from pydantic import AfterValidator, BaseModel, Field
+
+from stockmind.media.keys import MAX_KEY_BYTES, MEDIA_KEY_PATTERN
 from stockmind.media.types import MediaType
+from stockmind.service.openapi import NON_BLANK_PATTERN
 from stockmind.service.search import MAX_QUERY_CHARS, SearchResult
 
 MAX_EMBED_TEXTS = 64
@@ -27,12 +31,25 @@ class Result(BaseModel):
 class SimilarTo(BaseModel):
     """"More like this": the key of media already in the caller's bucket."""
 
-    key: str = Field(min_length=1, max_length=1024,
+    # The pattern only tells clients the layout; `parse_media_key` checks it, with a message saying what is wrong.
+    key: str = Field(min_length=1, max_length=MAX_KEY_BYTES, json_schema_extra={"pattern": MEDIA_KEY_PATTERN},
+                     description=f"a media key of the caller's, at most {MAX_KEY_BYTES} bytes in UTF-8",
                      examples=["clients/acme/products/sku-1/media/image/front.jpg"])
 
 
+def _not_blank(text: str) -> str:
+    if not text.split():
+        raise ValueError("the text is blank")
+    return text
+
+
+# The schema's pattern says what `_not_blank` checks (str.split()'s whitespace), in words a client can test.
+NonBlankText = Annotated[str, Field(max_length=MAX_QUERY_CHARS, json_schema_extra={"pattern": NON_BLANK_PATTERN}),
+                         AfterValidator(_not_blank)]
+
+
 class TextsIn(BaseModel):
-    texts: list[str] = Field(min_length=1, max_length=MAX_EMBED_TEXTS)
+    texts: list[NonBlankText] = Field(min_length=1, max_length=MAX_EMBED_TEXTS)
 
     def cleaned(self) -> list[str]:
         return [" ".join(text.split()) for text in self.texts]
@@ -49,12 +66,3 @@ class ImageEmbedding(BaseModel):
     dim: int
     embedding: list[float]
 
-
-def check_texts(texts: list[str]) -> str | None:
-    """The problem with a list of texts to embed, or None."""
-    for position, text in enumerate(texts):
-        if not text:
-            return f"texts[{position}] is empty"
-        if len(text) > MAX_QUERY_CHARS:
-            return f"texts[{position}] is over {MAX_QUERY_CHARS} characters"
-    return None
