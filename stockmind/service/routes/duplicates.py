@@ -15,10 +15,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from stockmind.config import Settings
-from stockmind.media.keys import MAX_KEY_BYTES, parse_media_key
+from stockmind.media.keys import MAX_KEY_BYTES, MEDIA_KEY_PATTERN, parse_media_key
 from stockmind.service.auth import ClientId
 from stockmind.service.deps import ResourcesDep
 from stockmind.service.errors import ApiError
+from stockmind.service.openapi import authenticated
 from stockmind.service.routes.duplicate_models import (
     DuplicateMedia,
     DuplicatesOfKey,
@@ -46,24 +47,25 @@ def router(settings: Settings) -> APIRouter:
     @routes.get(
         "/duplicates", response_model=DuplicatesOfKey | IdenticalGroups,
         summary="The caller's duplicates of one media key, or (without key) their groups of identical media",
-        responses={400: {"description": "invalid_cursor"}, 404: {"description": "media_not_found"}},
+        responses=authenticated(400, 404, descriptions={
+            400: "a cursor that does not decode to a position (invalid_cursor)",
+            404: "`key` names no media of the caller's (media_not_found); another tenant's reads the same"}),
     )
     def duplicates(
         client: ClientId, res: ResourcesDep,
         key: Annotated[str | None, Query(min_length=1, max_length=MAX_KEY_BYTES,
+                                         json_schema_extra={"pattern": MEDIA_KEY_PATTERN},
                                          description="media of the caller's; without it, list the groups")] = None,
         min_score: Annotated[float | None, Query(ge=-1, le=1, description=(
-            f"cosine, -1..1, for near duplicates of `key` (default {DEFAULT_MIN_SCORE})"))] = None,
+            f"cosine, -1..1, for near duplicates of `key` (default {DEFAULT_MIN_SCORE}); ignored without `key`"))]
+        = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=(
             "most near and identical media of `key`, or groups per page"))] = DEFAULT_LIMIT,
-        cursor: Annotated[str | None, Query(max_length=64, description="the previous page's next_cursor")] = None,
+        cursor: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{43}$", description=(
+            "the previous page of groups' next_cursor; ignored with `key`"))] = None,
     ) -> DuplicatesOfKey | IdenticalGroups:
         if key is None:
-            if min_score is not None:
-                raise ApiError(422, "min_score: only with key (the group listing is of identical media)")
             return _groups(res, client, cursor, limit)
-        if cursor is not None:
-            raise ApiError(422, "cursor: pages the group listing, which takes no key")
         score = DEFAULT_MIN_SCORE if min_score is None else min_score
         return _of_key(res, settings, client, key, score, limit)
 
@@ -116,6 +118,6 @@ def decode_cursor(cursor: str) -> bytes:
         digest = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         digest = b""
-    if len(digest) != _DIGEST_BYTES or encode_cursor(digest) != cursor:
+    if len(digest) != _DIGEST_BYTES:
         raise ApiError(400, "the cursor is not one this endpoint returned", code="invalid_cursor")
     return digest

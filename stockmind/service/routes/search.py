@@ -19,20 +19,20 @@ from stockmind.media.types import MediaType
 from stockmind.service.auth import ClientId
 from stockmind.service.deps import ResourcesDep
 from stockmind.service.errors import ApiError, input_problem
+from stockmind.service.openapi import NON_BLANK_PATTERN, UNDECODABLE_UPLOAD, authenticated
 from stockmind.service.query import DEFAULT_PER_GROUP, SearchQuery
 from stockmind.service.rate_limits import count_queries
 from stockmind.service.routes.models import SimilarTo
 from stockmind.service.routes.search_models import (
-    MAX_SKU_CHARS,
     MAX_SKU_FILTER,
-    NON_BLANK,
     BatchAnswer,
-    BatchRequest,
     BatchResponse,
     Cursor,
     ErrorOut,
     SearchRequest,
     SearchResponse,
+    Sku,
+    request_bodies,
 )
 from stockmind.service.routes.uploads import FIELD, read_upload
 from stockmind.service.search import MAX_QUERY_CHARS, Timings, normalised_query
@@ -45,13 +45,18 @@ _IMAGE_BODY = {
         "required": True,
         "content": {
             "multipart/form-data": {
-                "schema": {"type": "object", "required": [FIELD],
-                           "properties": {FIELD: {"type": "string", "format": "binary"}}},
+                "schema": {"type": "object", "required": [FIELD], "maxProperties": MAX_FORM_FIELDS,
+                           "properties": {FIELD: {"type": "string", "format": "binary", "minLength": 1}}},
+                "encoding": {FIELD: {"contentType": "image/*"}},
             },
             "application/json": {"schema": SimilarTo.model_json_schema()},
         },
     }
 }
+
+
+_INVALID_CURSOR = "a cursor that is not this query's (invalid_cursor)"
+_EXAMPLE_NOT_FOUND = "an example key names no media of the caller's (media_not_found); another tenant's reads the same"
 
 
 @dataclass(frozen=True)
@@ -74,18 +79,22 @@ class PageParams:
 def router(settings: Settings) -> APIRouter:
     routes = APIRouter(prefix="/v1", tags=["search"])
     page_params = _page_params_dependency(settings.search_max_k)
+    SearchBody, BatchBody = request_bodies(settings.search_max_k)  # noqa: N806 (classes)
 
     @routes.get("/search", response_model=SearchResponse, response_model_exclude_unset=True,
+                responses=authenticated(400, descriptions={400: _INVALID_CURSOR}),
                 summary="Search the caller's media by text")
     def search_text(
         response: Response, client: ClientId, res: ResourcesDep, page: Annotated[PageParams, Depends(page_params)],
-        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, pattern=NON_BLANK,
+        q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, json_schema_extra={"pattern": NON_BLANK_PATTERN},
                                 description="what to look for")],
     ) -> SearchResponse:
         return _answer(response, res, client, page.query(text=_text(q, "q")))
 
     @routes.post("/search/image", response_model=SearchResponse, response_model_exclude_unset=True,
                  openapi_extra=_IMAGE_BODY,
+                 responses=authenticated(404, 415, body=True, descriptions={
+                     400: UNDECODABLE_UPLOAD[400] + ", or " + _INVALID_CURSOR}),
                  summary="Search the caller's media by an uploaded image, or by the key of stored media")
     async def search_image(
         request: Request, response: Response, client: ClientId, res: ResourcesDep,
@@ -103,13 +112,16 @@ def router(settings: Settings) -> APIRouter:
         return await run_in_threadpool(_answer, response, res, client, query)
 
     @routes.post("/search", response_model=SearchResponse, response_model_exclude_unset=True,
+                 responses=authenticated(400, 404, body=True, descriptions={
+                     400: "the body cannot be parsed (bad_request), or " + _INVALID_CURSOR, 404: _EXAMPLE_NOT_FOUND}),
                  summary="Search by any mix of text, stored example images and counter-examples")
-    def search(body: SearchRequest, response: Response, client: ClientId, res: ResourcesDep) -> SearchResponse:
+    def search(body: SearchBody, response: Response, client: ClientId, res: ResourcesDep) -> SearchResponse:
         return _answer(response, res, client, _query(body, settings.search_max_k, ("body",)))
 
     @routes.post("/search/batch", response_model=BatchResponse, response_model_exclude_unset=True,
+                 responses=authenticated(body=True),
                  summary="Up to 32 searches in one request, answered in order")
-    def search_batch(body: BatchRequest, request: Request, response: Response, client: ClientId,
+    def search_batch(body: BatchBody, request: Request, response: Response, client: ClientId,
                      res: ResourcesDep) -> BatchResponse:
         count_queries(request, len(body.queries))
         queries = [_query(one, settings.search_max_k, ("body", "queries", n)) for n, one in enumerate(body.queries)]
@@ -135,13 +147,11 @@ def _page_params_dependency(max_k: int):
         group: Annotated[Literal["sku"] | None, Query(description="sku: one result per product")] = None,
         per_group: Annotated[int, Query(ge=1, le=MAX_PER_GROUP, description="media per product")] = DEFAULT_PER_GROUP,
         min_score: Annotated[float | None, Query(ge=-1, le=1, description="nothing below this cosine")] = None,
-        sku: Annotated[list[str] | None, Query(max_length=MAX_SKU_FILTER, description="only these SKUs (repeatable)")]
+        sku: Annotated[list[Sku] | None, Query(max_length=MAX_SKU_FILTER, description="only these SKUs (repeatable)")]
         = None,
         media_type: Annotated[MediaType | None, Query(description="only images or only videos")] = None,
         cursor: Annotated[Cursor | None, Query(description="the previous page's next_cursor")] = None,
     ) -> PageParams:
-        if sku is not None and any(not value or len(value) > MAX_SKU_CHARS for value in sku):
-            raise ApiError(422, f"sku: each must be 1-{MAX_SKU_CHARS} characters")
         return PageParams(k=k, group=group, per_group=per_group, min_score=min_score,
                           skus=None if not sku else tuple(sku), media_type=media_type, cursor=cursor)
 

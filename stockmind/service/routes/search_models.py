@@ -5,40 +5,47 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
-from stockmind.media.keys import MAX_KEY_BYTES
+from stockmind.errors import InvalidMediaKey
+from stockmind.media.keys import MAX_KEY_BYTES, MEDIA_KEY_PATTERN, parse_media_key
 from stockmind.media.types import MediaType
 from stockmind.service.combine import Weights
 from stockmind.service.cursors import MAX_CURSOR_CHARS
 from stockmind.service.query import DEFAULT_PER_GROUP, Product, SearchPage, SearchQuery
-from stockmind.service.routes.models import Result
-from stockmind.service.search import MAX_QUERY_CHARS, normalised_query
+from stockmind.service.routes.models import NonBlankText, Result
+from stockmind.service.search import normalised_query
 from stockmind.store.ranking import MAX_PER_GROUP
 
 MAX_BATCH_QUERIES = 32
 MAX_EXAMPLES = 32
 MAX_SKU_FILTER = 100
 MAX_SKU_CHARS = 255
-# Text with something in it besides white space (what `normalised_query` would leave empty).
-NON_BLANK = r"^.*[^\s\x1c-\x1f].*$"
-# The media layout, as far as a pattern can say it (parse_media_key checks the rest): no control
-# characters, seven segments, the fixed words in their places.
-_SEGMENT = r"[^/\x00-\x1f\x7f]+"
-MEDIA_KEY_PATTERN = rf"^clients/{_SEGMENT}/products/{_SEGMENT}/media/(image|video)/{_SEGMENT}$"
 
-QueryText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_CHARS, pattern=NON_BLANK)]
-MediaKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_BYTES, pattern=MEDIA_KEY_PATTERN)]
+
+def _media_key(key: str) -> str:
+    # In the body's validation, so that a bad key in a batch fails the whole request as the schema says.
+    try:
+        parse_media_key(key)
+    except InvalidMediaKey as error:
+        raise ValueError(str(error)) from None
+    return key
+
+
+# The pattern only tells clients the layout; `parse_media_key` checks it, with a message saying what is wrong.
+MediaKey = Annotated[str, Field(min_length=1, max_length=MAX_KEY_BYTES,
+                                json_schema_extra={"pattern": MEDIA_KEY_PATTERN}), AfterValidator(_media_key)]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SKU_CHARS, pattern=r"^[^/\x00-\x1f\x7f]+$")]
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CURSOR_CHARS, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 _DEFAULT = Weights()
 
 
+# strict: what the schema says is a number must be one (lax parsing would take `false` as 0).
 class WeightsIn(BaseModel):
     """How much each part counts (each group of examples is averaged first)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     text: float = Field(_DEFAULT.text, ge=0, le=10)
     image: float = Field(_DEFAULT.image, ge=0, le=10)
     positive: float = Field(_DEFAULT.positive, ge=0, le=10)
@@ -46,21 +53,29 @@ class WeightsIn(BaseModel):
 
 
 class FiltersIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     sku: list[Sku] | None = Field(None, min_length=1, max_length=MAX_SKU_FILTER, description="only these SKUs")
     media_type: MediaType | None = Field(None, description="only images or only videos")
+
+
+# "At least one of text, image_key, positive", said in JSON Schema (the validator below checks it).
+_SOMETHING_TO_SEARCH_WITH = {"anyOf": [
+    {"required": ["text"], "properties": {"text": {"type": "string"}}},
+    {"required": ["image_key"], "properties": {"image_key": {"type": "string"}}},
+    {"required": ["positive"], "properties": {"positive": {"minItems": 1}}},
+]}
 
 
 class SearchRequest(BaseModel):
     """One query: any of a text, a stored example image, more examples and counter-examples."""
 
-    model_config = ConfigDict(extra="forbid")
-    text: QueryText | None = Field(None, description="what to look for")
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_SOMETHING_TO_SEARCH_WITH)
+    text: NonBlankText | None = Field(None, description="what to look for")
     image_key: MediaKey | None = Field(None, description="stored media of the caller's to search like")
     positive: list[MediaKey] = Field([], max_length=MAX_EXAMPLES, description="more examples: like these")
     negative: list[MediaKey] = Field([], max_length=MAX_EXAMPLES, description="counter-examples: not like these")
     weights: WeightsIn = Field(default_factory=WeightsIn)
-    k: int = Field(10, ge=1, description="results (products, with group=sku) per page; at most STOCKMIND_SEARCH_MAX_K")
+    k: int = Field(10, ge=1, description="results (products, with group=sku) per page")
     group: Literal["sku"] | None = Field(None, description="sku: one result per product")
     per_group: int = Field(DEFAULT_PER_GROUP, ge=1, le=MAX_PER_GROUP, description="media per product (group=sku)")
     min_score: float | None = Field(None, ge=-1, le=1, description="nothing below this cosine similarity")
@@ -88,8 +103,17 @@ class SearchRequest(BaseModel):
 
 
 class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     queries: list[SearchRequest] = Field(min_length=1, max_length=MAX_BATCH_QUERIES)
+
+
+def request_bodies(max_k: int) -> tuple[type[SearchRequest], type[BatchRequest]]:
+    """The two bodies with `k`'s bound this service's STOCKMIND_SEARCH_MAX_K, so the schema says it."""
+    k = (int, Field(10, ge=1, le=max_k, description="results (products, with group=sku) per page"))
+    search = create_model("SearchRequest", __base__=SearchRequest, k=k)
+    batch = create_model("BatchRequest", __base__=BatchRequest,
+                         queries=(list[search], Field(min_length=1, max_length=MAX_BATCH_QUERIES)))
+    return search, batch
 
 
 class ProductOut(BaseModel):
