@@ -31,6 +31,8 @@ def browser():
     options.binary_location = CHROMIUM
     for flag in (*FLAGS, f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    # The console's log, so tests can tell that nothing on the page threw.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # An explicit driver path: Selenium Manager would otherwise try to download one.
     driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)
     yield driver
