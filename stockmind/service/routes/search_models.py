@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    create_model,
+    model_validator,
+)
 
 from stockmind.errors import InvalidMediaKey
 from stockmind.media.keys import MAX_KEY_BYTES, MEDIA_KEY_PATTERN, parse_media_key
@@ -36,6 +45,8 @@ def _media_key(key: str) -> str:
 MediaKey = Annotated[str, Field(min_length=1, max_length=MAX_KEY_BYTES,
                                 json_schema_extra={"pattern": MEDIA_KEY_PATTERN}), AfterValidator(_media_key)]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SKU_CHARS, pattern=r"^[^/\x00-\x1f\x7f]+$")]
+# JSON Schema counts 10.0 as an integer; strict pydantic would not, so whole floats become ints first.
+WholeNumber = Annotated[int, BeforeValidator(lambda v: int(v) if isinstance(v, float) and v.is_integer() else v)]
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CURSOR_CHARS, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 _DEFAULT = Weights()
@@ -55,7 +66,8 @@ class WeightsIn(BaseModel):
 class FiltersIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     sku: list[Sku] | None = Field(None, min_length=1, max_length=MAX_SKU_FILTER, description="only these SKUs")
-    media_type: MediaType | None = Field(None, description="only images or only videos")
+    # Not strict: FastAPI validates the parsed JSON, where an enum arrives as its string value.
+    media_type: MediaType | None = Field(None, strict=False, description="only images or only videos")
 
 
 # "At least one of text, image_key, positive", said in JSON Schema (the validator below checks it).
@@ -75,9 +87,10 @@ class SearchRequest(BaseModel):
     positive: list[MediaKey] = Field([], max_length=MAX_EXAMPLES, description="more examples: like these")
     negative: list[MediaKey] = Field([], max_length=MAX_EXAMPLES, description="counter-examples: not like these")
     weights: WeightsIn = Field(default_factory=WeightsIn)
-    k: int = Field(10, ge=1, description="results (products, with group=sku) per page")
+    k: WholeNumber = Field(10, ge=1, description="results (products, with group=sku) per page")
     group: Literal["sku"] | None = Field(None, description="sku: one result per product")
-    per_group: int = Field(DEFAULT_PER_GROUP, ge=1, le=MAX_PER_GROUP, description="media per product (group=sku)")
+    per_group: WholeNumber = Field(DEFAULT_PER_GROUP, ge=1, le=MAX_PER_GROUP,
+                                   description="media per product (group=sku)")
     min_score: float | None = Field(None, ge=-1, le=1, description="nothing below this cosine similarity")
     filters: FiltersIn = Field(default_factory=FiltersIn)
     cursor: Cursor | None = Field(None, description="the previous page's next_cursor")
@@ -109,7 +122,7 @@ class BatchRequest(BaseModel):
 
 def request_bodies(max_k: int) -> tuple[type[SearchRequest], type[BatchRequest]]:
     """The two bodies with `k`'s bound this service's STOCKMIND_SEARCH_MAX_K, so the schema says it."""
-    k = (int, Field(10, ge=1, le=max_k, description="results (products, with group=sku) per page"))
+    k = (WholeNumber, Field(10, ge=1, le=max_k, description="results (products, with group=sku) per page"))
     search = create_model("SearchRequest", __base__=SearchRequest, k=k)
     batch = create_model("BatchRequest", __base__=BatchRequest,
                          queries=(list[search], Field(min_length=1, max_length=MAX_BATCH_QUERIES)))
