@@ -125,3 +125,47 @@ def test_photos_of_a_product_only_globex_sells_find_nothing_of_globex_for_acme(s
         keys = result_keys(api.post("/v1/search/image", params={"k": 100},
                                     files={"file": ("q.jpg", photo, "image/jpeg")}))
     assert keys and owned_by("acme", keys)
+
+
+def _all_keys(body: dict) -> list[str]:
+    if "products" in body:
+        return [media["key"] for product in body["products"] for media in product["media"]]
+    return [result["key"] for result in body["results"]]
+
+
+@pytest.mark.parametrize("caller", CLIENTS)
+def test_grouped_paged_combined_and_batched_searches_return_only_the_callers_media(service, caller):
+    own = sorted(service.catalogue.images[caller])
+    bodies = [{"text": q, "group": group, "k": k, "per_group": 10, "positive": own[:1], "negative": own[1:2]}
+              for q, group, k in itertools.product(QUERIES, (None, "sku"), KS)]
+    seen = set()
+    with service.client(caller) as api:
+        for body in bodies:
+            page = api.post("/v1/search", json=body).json()
+            while True:  # every page, to the end
+                keys = _all_keys(page)
+                assert owned_by(caller, keys) and set(keys) <= service.catalogue.keys_of(caller), (body, keys)
+                seen |= set(keys)
+                if page["next_cursor"] is None:
+                    break
+                page = api.post("/v1/search", json={**body, "cursor": page["next_cursor"]}).json()
+        batch = api.post("/v1/search/batch", json={"queries": bodies[:32]}).json()["responses"]
+    assert all(owned_by(caller, _all_keys(answer["body"])) for answer in batch)
+    assert not any("orange-ring" in key for key in seen) or caller == "globex"
+
+
+def test_no_cursor_example_or_batch_query_reaches_another_tenant(service):
+    theirs = sorted(service.catalogue.images["globex"])
+    with service.client("globex") as api:
+        cursor = api.get("/v1/search", params={"q": "an orange ring", "k": 1}).json()["next_cursor"]
+    with service.client("acme") as api:
+        with_their_cursor = api.get("/v1/search", params={"q": "an orange ring", "k": 1, "cursor": cursor})
+        with_their_examples = [api.post("/v1/search", json={"text": "a ring", field: value})
+                               for field, value in (("positive", theirs[:1]), ("negative", theirs[:1]),
+                                                    ("image_key", theirs[0]))]
+        batch = api.post("/v1/search/batch", json={"queries": [{"text": "a ring", "positive": theirs[:1]},
+                                                               {"text": "an orange ring", "k": 100}]}).json()
+    assert with_their_cursor.status_code == 400
+    assert [r.status_code for r in with_their_examples] == [404, 404, 404]
+    assert [a["status"] for a in batch["responses"]] == [404, 200]
+    assert owned_by("acme", _all_keys(batch["responses"][1]["body"]))
