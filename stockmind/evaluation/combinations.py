@@ -26,8 +26,7 @@ import numpy as np
 
 from stockmind.evaluation.datasets import Dataset
 from stockmind.evaluation.metrics import mean_reciprocal_rank, recall_at_k
-from stockmind.evaluation.products import products_of
-from stockmind.evaluation.retrieval import Hit
+from stockmind.evaluation.retrieval import Hit, JudgedRanking
 from stockmind.media.keys import parse_media_key
 from stockmind.media.types import MediaType
 from stockmind.service.combine import Weights, combine
@@ -98,18 +97,10 @@ class Strategy:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Outcome(JudgedRanking):
     task: Task
     strategy: Strategy
     hits: tuple[Hit, ...]  # every photo but the examples, best first
-
-    @property
-    def relevance(self) -> list[bool]:
-        return [hit.relevant for hit in self.hits]
-
-    @property
-    def product_relevance(self) -> list[bool]:
-        return [product.relevant for product in products_of(self.hits)]
 
 
 def best_scores(candidates: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:

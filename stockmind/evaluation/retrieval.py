@@ -30,15 +30,10 @@ class Hit:
     relevant: bool
 
 
-@dataclass(frozen=True)
-class QueryOutcome:
-    """One query and its ranked results. `scope` is the media type searched, or "all"."""
+class JudgedRanking:
+    """A ranking of judged hits (`hits`, best first): whether each media is relevant, and each
+    distinct product (a SKU, placed by its best media)."""
 
-    kind: str  # "text" or "image"
-    client_id: str
-    scope: str
-    label: str
-    query: str  # the text, or the key of the query image
     hits: tuple[Hit, ...]
 
     @property
@@ -47,8 +42,19 @@ class QueryOutcome:
 
     @property
     def product_relevance(self) -> list[bool]:
-        """Whether each distinct product of the ranking, best first, is relevant."""
         return [product.relevant for product in products_of(self.hits)]
+
+
+@dataclass(frozen=True)
+class QueryOutcome(JudgedRanking):
+    """One query and its ranked results. `scope` is the media type searched, or "all"."""
+
+    kind: str  # "text" or "image"
+    client_id: str
+    scope: str
+    label: str
+    query: str  # the text, or the key of the query image
+    hits: tuple[Hit, ...]
 
 
 def text_to_image(searcher, conn, dataset: Dataset, k: int = 10) -> list[QueryOutcome]:

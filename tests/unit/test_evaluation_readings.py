@@ -1,5 +1,6 @@
 from stockmind.evaluation import readings
 from stockmind.evaluation.retrieval import EVERY_TENANT
+from stockmind.service.combine import Weights
 
 
 def _recall(client, scope, r1, r5, r10=1.0, queries=10):
@@ -63,14 +64,17 @@ def _combination(strategy, mrr, r1, positive=None, negative=None, task="refine",
 
 
 def test_combinations_reading_names_the_better_strategy_its_weights_and_the_defaults():
-    rows = [_combination("weighted sum", 0.8, 0.7, 1.0, 0.5), _combination("weighted sum", 0.85, 0.75, 2.0, 0.25),
+    default = Weights()
+    rows = [_combination("weighted sum", 0.8, 0.7, default.positive, default.negative),
+            _combination("weighted sum", 0.85, 0.75, 2.0, 0.125),
             _combination("best score", 0.6, 0.5)]
     text = readings.combinations(rows, {"refine": (12, 3, 15)})
     assert "**refine** (30 queries): the weighted sum ranks better" in text
-    assert "at its best (text 1, positive 2, negative 0.25): MRR 0.850" in text
+    assert "at its best (text 1, positive 2, negative 0.125): MRR 0.850" in text
     assert "best score: MRR 0.600" in text
     assert "higher on 12, best score on 3, 15 tie" in text
-    assert "default weights (text 1, positive 1, negative 0.5) reach MRR 0.800" in text
+    assert (f"default weights (text 1, positive {default.positive:g}, negative {default.negative:g}) reach MRR 0.800"
+            in text)
     rows.append(_combination("best score", 0.9, 0.8))
     assert "Qdrant's best score ranks better" in readings.combinations(rows, {"refine": (1, 20, 9)})
 
