@@ -39,6 +39,9 @@ DEFAULT_MIN_SCORE = 0.99
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 _DIGEST_BYTES = 32
+# 32 bytes in unpadded base64url: 42 characters of 6 bits, then one holding the last 4 bits and two
+# zero bits, so that each position has exactly one spelling (and the schema says which).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
 
 
 def router(settings: Settings) -> APIRouter:
@@ -61,7 +64,7 @@ def router(settings: Settings) -> APIRouter:
         = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=(
             "most near and identical media of `key`, or groups per page"))] = DEFAULT_LIMIT,
-        cursor: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{43}$", description=(
+        cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description=(
             "the previous page of groups' next_cursor; ignored with `key`"))] = None,
     ) -> DuplicatesOfKey | IdenticalGroups:
         if key is None:
@@ -118,6 +121,6 @@ def decode_cursor(cursor: str) -> bytes:
         digest = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         digest = b""
-    if len(digest) != _DIGEST_BYTES:
+    if len(digest) != _DIGEST_BYTES or encode_cursor(digest) != cursor:
         raise ApiError(400, "the cursor is not one this endpoint returned", code="invalid_cursor")
     return digest
