@@ -150,10 +150,11 @@ class Searcher:
         if not 1 <= query.k <= self._settings.search_max_k:
             raise ValueError(f"k must be between 1 and {self._settings.search_max_k}, got {query.k}")
         timings = timings or Timings()
-        with timings.measure("embed_s"):
-            vector = self.query_vector(conn, client_id, query, text_vector)
+        # The cursor first: a foreign or damaged one is refused before any embedding is paid for.
         digest = query.digest()
         after = None if query.cursor is None else self._signer(conn).open(query.cursor, client_id, digest)
+        with timings.measure("embed_s"):
+            vector = self.query_vector(conn, client_id, query, text_vector)
         grouped = query.group == "sku"
         spec = PageSpec(k=query.k, group_by_sku=grouped, per_group=query.per_group if grouped else 1,
                         min_score=query.min_score, exclude_keys=query.example_keys, after=after)
