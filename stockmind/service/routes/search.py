@@ -29,7 +29,6 @@ from stockmind.service.routes.search_models import (
     BatchResponse,
     Cursor,
     ErrorOut,
-    SearchRequest,
     SearchResponse,
     Sku,
     request_bodies,
@@ -116,7 +115,7 @@ def router(settings: Settings) -> APIRouter:
                      400: "the body cannot be parsed (bad_request), or " + _INVALID_CURSOR, 404: _EXAMPLE_NOT_FOUND}),
                  summary="Search by any mix of text, stored example images and counter-examples")
     def search(body: SearchBody, response: Response, client: ClientId, res: ResourcesDep) -> SearchResponse:
-        return _answer(response, res, client, _query(body, settings.search_max_k, ("body",)))
+        return _answer(response, res, client, body.query())
 
     @routes.post("/search/batch", response_model=BatchResponse, response_model_exclude_unset=True,
                  responses=authenticated(body=True),
@@ -124,7 +123,7 @@ def router(settings: Settings) -> APIRouter:
     def search_batch(body: BatchBody, request: Request, response: Response, client: ClientId,
                      res: ResourcesDep) -> BatchResponse:
         count_queries(request, len(body.queries))
-        queries = [_query(one, settings.search_max_k, ("body", "queries", n)) for n, one in enumerate(body.queries)]
+        queries = [one.query() for one in body.queries]
         timings = Timings()
         with res.pool.connection() as conn:
             pages = res.searcher.search_many(conn, client, queries, timings)
@@ -163,13 +162,6 @@ def _text(text: str, field: str) -> str:
         return normalised_query(text)
     except ValueError as error:
         raise ApiError(422, f"{field}: {error}") from None
-
-
-def _query(body: SearchRequest, max_k: int, location: tuple) -> SearchQuery:
-    try:
-        return body.query(max_k)
-    except ValueError as error:
-        raise RequestValidationError([{"loc": location, "msg": str(error), "type": "value_error"}]) from None
 
 
 def _similar_to(body: bytes) -> SimilarTo:

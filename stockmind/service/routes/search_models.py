@@ -101,10 +101,8 @@ class SearchRequest(BaseModel):
             raise ValueError("give at least one of text, image_key, positive")
         return self
 
-    def query(self, max_k: int) -> SearchQuery:
-        """The query; `ValueError` naming the field for what the schema cannot say (k over max_k)."""
-        if self.k > max_k:
-            raise ValueError(f"k: at most {max_k}")
+    def query(self) -> SearchQuery:
+        """The query as the searcher takes it (k's bound is the body's own: `request_bodies`)."""
         w = self.weights
         return SearchQuery(
             text=None if self.text is None else normalised_query(self.text), image_key=self.image_key,
