@@ -206,8 +206,11 @@ class Searcher:
         return SearchPage(results=[self._result(group.hits[0]) for group in ranked.groups], next_cursor=next_cursor)
 
     def _result(self, hit) -> SearchResult:
-        return SearchResult(hit.key, hit.sku, hit.media_type, hit.score, hit.timestamp_s,
-                            self._presigner.url(hit.bucket, hit.key))
+        return SearchResult(hit.key, hit.sku, hit.media_type, hit.score, hit.timestamp_s, self.url(hit.bucket, hit.key))
+
+    def url(self, bucket: str, key: str) -> str:
+        """A presigned GET URL of a stored object, as every result carries."""
+        return self._presigner.url(bucket, key)
 
     def _signer(self, conn: psycopg.Connection) -> CursorSigner:
         if self._cursors is None:

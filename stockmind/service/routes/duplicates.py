@@ -27,7 +27,7 @@ from stockmind.service.routes.duplicate_models import (
     IdenticalGroups,
     NearDuplicate,
 )
-from stockmind.service.search import MediaNotFound, Presigner
+from stockmind.service.search import MediaNotFound
 from stockmind.store import identical_groups, identical_media, near_media
 
 # Measured with the test CLIP (bench/duplicate_threshold.py, 48 products): a photo's JPEG re-encodes
@@ -86,13 +86,12 @@ def _of_key(res, settings: Settings, client: str, key: str, min_score: float, li
         same = {m.key for m in identical}
         near = near_media(conn, client, key, model_id=res.searcher.model_id, min_score=min_score, bucket=bucket,
                           limit=limit + len(same))
-    presigner = Presigner(settings.aws_region)  # the searcher's kind: one cached S3 client per process
     return DuplicatesOfKey(
         client_id=client, key=key, model_id=res.searcher.model_id, min_score=min_score,
-        identical=[DuplicateMedia(key=m.key, sku=m.sku, media_type=m.media_type, url=presigner.url(m.bucket, m.key))
+        identical=[DuplicateMedia(key=m.key, sku=m.sku, media_type=m.media_type, url=res.searcher.url(m.bucket, m.key))
                    for m in identical],
         near=[NearDuplicate(key=h.key, sku=h.sku, media_type=h.media_type, score=h.score,
-                            url=presigner.url(h.bucket, h.key)) for h in near if h.key not in same][:limit],
+                            url=res.searcher.url(h.bucket, h.key)) for h in near if h.key not in same][:limit],
     )
 
 
