@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from stockmind.commands import COMMAND_MODULES
-from stockmind.errors import ConfigError, StockmindError
+from stockmind.errors import ConfigError, ModelChangeRefused, StockmindError
 from stockmind.logs import configure_logging
 
 
@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except ConfigError as error:
         print(f"stockmind: configuration error: {error}", file=sys.stderr)
+        return 2
+    except ModelChangeRefused as error:
+        print(f"stockmind: refused: {error}", file=sys.stderr)
         return 2
     except StockmindError as error:
         print(f"stockmind: {error}", file=sys.stderr)

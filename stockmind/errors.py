@@ -18,6 +18,11 @@ class SchemaNotReady(StockmindError):
     must not) apply it; the message says to run `stockmind db migrate`."""
 
 
+class ModelChangeRefused(StockmindError):
+    """A model change the store's state does not allow (activating a model that does not cover the
+    tenant, retiring the active one, a second reindex of the same tenant and model); nothing changed."""
+
+
 class PoisonInput(StockmindError):
     """Input that can never succeed. `reason` is a short machine-readable code for the DLQ."""
 

@@ -34,6 +34,16 @@ from stockmind.store.records import (
     StoredMedia,
     WriteReport,
 )
+from stockmind.store.tenant_models import (
+    TenantModel,
+    activate_model,
+    active_model,
+    active_models,
+    held_models,
+    reindex_lock,
+    retire_model,
+    tenant_models,
+)
 from stockmind.store.writer import PgVectorWriter
 
 __all__ = [
@@ -49,8 +59,12 @@ __all__ = [
     "SearchHit",
     "StoredKey",
     "StoredMedia",
+    "TenantModel",
     "WriteReport",
+    "activate_model",
     "active_key_digest",
+    "active_model",
+    "active_models",
     "build_deferred_indexes",
     "connect",
     "connection_pool",
@@ -58,6 +72,7 @@ __all__ = [
     "count_media",
     "defer_indexes",
     "embedded_media",
+    "held_models",
     "identical_groups",
     "identical_media",
     "insert_api_key",
@@ -67,10 +82,13 @@ __all__ = [
     "migrate",
     "near_media",
     "ranked_keys",
+    "reindex_lock",
+    "retire_model",
     "revoke_api_key",
     "search_page",
     "search_vectors",
     "set_api_key_limit",
     "storage_bytes",
     "stored_vectors",
+    "tenant_models",
 ]

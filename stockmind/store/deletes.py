@@ -20,7 +20,7 @@ FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text
     AS s(client_id, bucket, key, sku, media_type, sequencer, event_time)
 ORDER BY client_id COLLATE "C", bucket COLLATE "C", key COLLATE "C"
 ON CONFLICT (bucket, key, client_id) DO UPDATE SET
-    status = 'deleted', etag = NULL, version_id = NULL, size = NULL, model_id = NULL, frame_count = 0,
+    status = 'deleted', etag = NULL, version_id = NULL, size = NULL, frame_count = 0,
     content_sha256 = NULL,
     sequencer = EXCLUDED.sequencer, event_time = EXCLUDED.event_time, revision = m.revision + 1,
     updated_at = now()
@@ -52,8 +52,9 @@ def delete_media(conn: psycopg.Connection, removals: list[MediaRemoval]) -> int:
     return len(rows)
 
 
-def delete_vectors(conn: psycopg.Connection, media: list[tuple[str, int]]) -> None:
-    """Delete the vectors of these (client_id, media_id) pairs.
+def delete_vectors(conn: psycopg.Connection, media: list[tuple[str, int]], *, model_id: str | None = None) -> None:
+    """Delete the vectors of these (client_id, media_id) pairs, of every model (or of `model_id`
+    alone), and the record that the model embedded them.
 
     One statement per tenant with its client id as a parameter, so the planner prunes to that one
     partition and uses its primary key (a join with all tenants' partitions could scan them all).
@@ -62,6 +63,9 @@ def delete_vectors(conn: psycopg.Connection, media: list[tuple[str, int]]) -> No
     for client_id, media_id in media:
         by_client[client_id].append(media_id)
     for client_id, media_ids in by_client.items():
-        conn.execute(
-            "DELETE FROM embeddings WHERE client_id = %s AND media_id = ANY(%s::bigint[])", (client_id, media_ids)
-        )
+        params = {"client_id": client_id, "media_ids": media_ids, "model_id": model_id}
+        for table in ("embeddings", "media_models"):
+            conn.execute(
+                f"DELETE FROM {table} WHERE client_id = %(client_id)s AND media_id = ANY(%(media_ids)s::bigint[])"
+                " AND (%(model_id)s::text IS NULL OR model_id = %(model_id)s)", params,
+            )

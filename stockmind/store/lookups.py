@@ -8,13 +8,16 @@ def embedded_media(
     bucket: str | None = None, keys: list[str] | None = None,
 ) -> dict[tuple[str, str], str | None]:
     """{(bucket, key): etag} of the live (not deleted) media, optionally of one tenant (its partition
-    alone is read), model, bucket and/or list of keys."""
+    alone is read), bucket and/or list of keys; with `model_id`, only the media that model has
+    embedded at their current version."""
     rows = conn.execute(
-        "SELECT bucket, key, etag FROM media WHERE status = 'active'"
-        " AND (%(client_id)s::text IS NULL OR client_id = %(client_id)s)"
-        " AND (%(model_id)s::text IS NULL OR model_id = %(model_id)s)"
-        " AND (%(bucket)s::text IS NULL OR bucket = %(bucket)s)"
-        " AND (%(keys)s::text[] IS NULL OR key = ANY(%(keys)s))",
+        "SELECT m.bucket, m.key, m.etag FROM media m WHERE m.status = 'active'"
+        " AND (%(client_id)s::text IS NULL OR m.client_id = %(client_id)s)"
+        " AND (%(model_id)s::text IS NULL OR EXISTS (SELECT 1 FROM media_models s"
+        "      WHERE s.client_id = m.client_id AND s.media_id = m.media_id AND s.model_id = %(model_id)s"
+        "      AND s.etag IS NOT DISTINCT FROM m.etag))"
+        " AND (%(bucket)s::text IS NULL OR m.bucket = %(bucket)s)"
+        " AND (%(keys)s::text[] IS NULL OR m.key = ANY(%(keys)s))",
         {"client_id": client_id, "model_id": model_id, "bucket": bucket, "keys": keys},
     )
     return {(bucket, key): etag for bucket, key, etag in rows}

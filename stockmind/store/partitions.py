@@ -78,7 +78,8 @@ def ensure_tenant(conn: psycopg.Connection, client_id: str) -> str:
 
 
 def ensure_index(conn: psycopg.Connection, client_id: str, model_id: str, dim: int, *, defer: bool) -> None:
-    """Give the tenant an HNSW index for `model_id` (or register it as deferred, for a bulk load).
+    """Give the tenant an HNSW index for `model_id` (or register it as deferred, for a bulk load);
+    the tenant's first model becomes its active one.
 
     A deferred index stays deferred until `build_deferred_indexes`, even if a streaming writer
     arrives meanwhile, so a backfill is never slowed by an index a live event created.
@@ -97,6 +98,9 @@ def ensure_index(conn: psycopg.Connection, client_id: str, model_id: str, dim: i
             "INSERT INTO tenant_indexes (client_id, model_id, index_name, state) VALUES (%s, %s, %s, %s)",
             (client_id, model_id, index_name, "deferred" if defer else "ready"),
         )
+        # A tenant's first model answers its searches until another is activated (tenant_models.py).
+        conn.execute("UPDATE tenants SET active_model_id = %s WHERE client_id = %s AND active_model_id IS NULL",
+                     (model_id, client_id))
 
 
 def create_hnsw_index(conn: psycopg.Connection, table: str, index_name: str, model_id: str, dim: int) -> None:

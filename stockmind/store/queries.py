@@ -24,7 +24,7 @@ from psycopg import sql
 
 from stockmind.errors import InvalidVector
 from stockmind.media.types import MediaType
-from stockmind.store import partitions
+from stockmind.store import partitions, tenant_models
 from stockmind.store.ranking import PageSpec, RankedPage, page_of
 from stockmind.store.records import SearchHit
 from stockmind.store.validation import check_dim, normalised
@@ -93,7 +93,7 @@ def search_vectors(
 ) -> list[SearchHit]:
     """The k (at most `max_k`) media of `client_id` closest to `vector` by cosine, best first.
 
-    `model_id` may be left out when the tenant has vectors of one model only. A tenant with no
+    Without `model_id`, the tenant's active model's vectors are searched. A tenant with no
     vectors gives []. A vector of the wrong dimension, non-finite or zero raises `InvalidVector`.
     """
     if k < 1:
@@ -210,19 +210,11 @@ def _set_index_scan(conn, ef_search: int, *, iterative: bool, max_scan_tuples: i
 
 
 def _tenant_index(conn, client_id: str, model_id: str | None, dim: int | None) -> partitions.TenantIndex | None:
+    # Without a model named: the tenant's active model (the one its searches use).
     if model_id is None:
-        models = conn.execute(
-            "SELECT i.model_id, m.dim FROM tenant_indexes i JOIN models m USING (model_id) WHERE i.client_id = %s",
-            (client_id,),
-        ).fetchall()
-        if len(models) > 1:
-            # Several models (a re-embedding in progress): the query's dimension may still single one out.
-            models = [row for row in models if row[1] == dim]
-            if len(models) != 1:
-                raise ValueError(f"tenant {client_id!r} has vectors of several models; pass model_id")
-        if not models:
+        model_id = tenant_models.active_model(conn, client_id)
+        if model_id is None:
             return None
-        model_id = models[0][0]
     return partitions.tenant_index(conn, client_id, model_id)
 
 

@@ -20,6 +20,10 @@ Append new migrations; never edit one that has shipped. Why the tables look as t
   so that every replica (and every restart) accepts the cursors any of them gave out.
 - `media.content_sha256` is the SHA-256 of the object's bytes (S3's eTag is not a content hash for
   multipart uploads), so byte-identical media are found by an index lookup (`duplicates.py`).
+- Vectors are keyed by model: an object may hold the vectors of several models at once (a new model
+  is embedded beside the live one, then switched to). `media_models` says which version of each
+  object each model embedded; `tenants.active_model_id` is the model that answers the tenant's
+  searches (`tenant_models.py` switches it in one row update).
 """
 
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
@@ -174,6 +178,43 @@ CREATE TABLE service_secrets (
 );
 INSERT INTO service_secrets (name, secret)
 VALUES ('cursor', decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'));
+""",
+    ),
+    (
+        6,
+        "vectors of several models per object; a per-tenant active model",
+        # Existing data migrates in place: each live object's model and version move from `media` to
+        # `media_models`, and a tenant's active model is the one most of its objects hold (every
+        # tenant held one model before this). Changing the primary key rebuilds each partition's
+        # key index once; nothing else is rewritten.
+        r"""
+ALTER TABLE embeddings DROP CONSTRAINT embeddings_pkey;
+ALTER TABLE embeddings ADD PRIMARY KEY (media_id, model_id, frame_no, client_id);
+
+-- One row per (object, model) that holds vectors: the object version (eTag, version id) it embedded.
+-- Keyed by media first: deletes and re-embeddings remove an object's rows of every model at once.
+CREATE TABLE media_models (
+    client_id text NOT NULL REFERENCES tenants ON DELETE CASCADE,
+    media_id bigint NOT NULL,
+    model_id text NOT NULL REFERENCES models,
+    etag text,
+    version_id text,
+    frame_count integer NOT NULL,
+    embedded_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (client_id, media_id, model_id)
+);
+
+INSERT INTO media_models (client_id, media_id, model_id, etag, version_id, frame_count, embedded_at)
+SELECT client_id, media_id, model_id, etag, version_id, frame_count, updated_at
+FROM media WHERE status = 'active' AND model_id IS NOT NULL;
+
+ALTER TABLE tenants ADD COLUMN active_model_id text REFERENCES models;
+UPDATE tenants t SET active_model_id = coalesce(
+    (SELECT model_id FROM media_models s WHERE s.client_id = t.client_id
+     GROUP BY model_id ORDER BY count(*) DESC, model_id LIMIT 1),
+    (SELECT min(model_id) FROM tenant_indexes i WHERE i.client_id = t.client_id));
+
+ALTER TABLE media DROP COLUMN model_id;
 """,
     ),
 )

@@ -2,23 +2,28 @@
 
 One `write` call:
 1. checks every vector (`InvalidVector` before anything is written) and the model's dimension;
-2. makes sure each tenant has its partitions and its index (or a deferred index in bulk mode);
-3. in one transaction: binary-COPYs the media rows into a temp staging table and upserts them with
-   one set-based `INSERT ... ON CONFLICT DO UPDATE ... WHERE <newer and not the same object>`, which
-   returns only the media that changed; deletes the old vectors of those that replaced a version;
-   binary-COPYs their new vectors into `embeddings` (routed to the tenants' partitions).
+2. makes sure each tenant has its partitions and an index for each model (or a deferred index in
+   bulk mode);
+3. in one transaction, model by model: binary-COPYs the media rows into a temp staging table and
+   upserts them with one set-based `INSERT ... ON CONFLICT DO UPDATE ... WHERE <newer and not the
+   same object>`, which returns only the media that changed; deletes the vectors of those that
+   replaced a version (every model's: they describe the old bytes); records which (object, model)
+   pairs are new in `media_models`, and binary-COPYs the vectors of exactly those into `embeddings`.
 
-Media that the store already has (a replayed event, moto's second event for a multipart upload) and
-events older than the stored version (a late arrival) make the upsert's WHERE false: no row comes
-back, no vector is copied, nothing changes. Vectors skip the staging table: the media upsert alone
-decides which to write, so they are copied once, straight into place, and a replay copies none.
+The object and its vectors are separate: the media row describes the object (its version), and each
+model holds its own vectors of it. A write of an object the store already holds at this version,
+with a model that has no vectors of it (a re-embedding with a new model, or the stream embedding an
+upload with two models), adds that model's vectors and changes nothing else. A replayed event (the
+same object and model) or one older than the stored version (a late arrival) writes nothing: the
+upsert's WHERE is false and `media_models` already holds the pair.
 
 Bulk mode (backfills, which skip what is already embedded) takes every key of a batch to be new
 and COPYs the media rows straight into `media`, ids drawn from its sequence: for a key with no row
 nothing can be stale or replayed. If one is stored after all (a live event got there first, or a
 rerun), the primary key rejects the COPY, the transaction rolls back, and the batch is written again
 through the upsert. The upsert (staging COPY, conflict checks, RETURNING) costs more than that COPY;
-bench/store.py measures the writer against a raw COPY.
+bench/store.py measures the writer against a raw COPY. A re-embedding of stored media (`reindex`)
+writes with `new_keys=False`: its keys are all stored, so the optimistic COPY would always fail.
 """
 
 import logging
@@ -35,9 +40,9 @@ from stockmind.store.validation import check_dim, checked_batch
 
 log = logging.getLogger(__name__)
 
-_MEDIA_FIELDS = ("client_id, bucket, key, sku, media_type, etag, version_id, sequencer, event_time, size, model_id, "
+_MEDIA_FIELDS = ("client_id, bucket, key, sku, media_type, etag, version_id, sequencer, event_time, size, "
                  "frame_count, content_sha256")
-_MEDIA_FIELD_TYPES = ["text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "int8", "text",
+_MEDIA_FIELD_TYPES = ["text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "int8",
                       "int4", "bytea"]
 
 _NEW_MEDIA_IDS = "SELECT nextval('media_id_seq') FROM generate_series(1, %s)"
@@ -48,7 +53,7 @@ _COPY_NEW_MEDIA = f"COPY media (media_id, status, {_MEDIA_FIELDS}) FROM STDIN WI
 _STAGE_MEDIA = """
 CREATE TEMP TABLE IF NOT EXISTS stage_media (
     client_id text, bucket text, key text, sku text, media_type text, etag text, version_id text,
-    sequencer text, event_time timestamptz, size bigint, model_id text, frame_count int, content_sha256 bytea
+    sequencer text, event_time timestamptz, size bigint, frame_count int, content_sha256 bytea
 ) ON COMMIT DELETE ROWS
 """
 _COPY_STAGE_MEDIA = f"COPY stage_media ({_MEDIA_FIELDS}) FROM STDIN WITH (FORMAT BINARY)"
@@ -63,9 +68,9 @@ ORDER BY client_id COLLATE "C", bucket COLLATE "C", key COLLATE "C"
 ON CONFLICT (bucket, key, client_id) DO UPDATE SET
     sku = EXCLUDED.sku, media_type = EXCLUDED.media_type, status = 'active', etag = EXCLUDED.etag,
     version_id = EXCLUDED.version_id, sequencer = EXCLUDED.sequencer, event_time = EXCLUDED.event_time,
-    size = EXCLUDED.size, model_id = EXCLUDED.model_id, frame_count = EXCLUDED.frame_count,
+    size = EXCLUDED.size, frame_count = EXCLUDED.frame_count,
     content_sha256 = EXCLUDED.content_sha256, revision = m.revision + 1, updated_at = now()
-WHERE (NOT coalesce(m.status = 'active' AND m.etag = EXCLUDED.etag AND m.model_id = EXCLUDED.model_id
+WHERE (NOT coalesce(m.status = 'active' AND m.etag = EXCLUDED.etag
                     AND m.version_id IS NOT DISTINCT FROM EXCLUDED.version_id, false)
        AND event_is_newer(EXCLUDED.sequencer, EXCLUDED.event_time, m.sequencer, m.event_time))
    -- A forced re-embedding (replace=True) rewrites the very object the store holds, whatever the
@@ -75,6 +80,39 @@ WHERE (NOT coalesce(m.status = 'active' AND m.etag = EXCLUDED.etag AND m.model_i
 -- Only media that existed before (revision > 1) can have old vectors to delete.
 RETURNING bucket, key, media_id, revision > 1
 """
+
+# Keys of this batch the store holds at the very version staged (a forced re-embedding rewrites only
+# its own model's vectors of those; a new version replaces every model's).
+_SAME_OBJECT = """
+SELECT s.bucket, s.key FROM stage_media s
+JOIN media m ON m.client_id = s.client_id AND m.bucket = s.bucket AND m.key = s.key
+WHERE s.client_id = %(client_id)s AND m.client_id = %(client_id)s AND m.status = 'active'
+  AND m.etag IS NOT DISTINCT FROM s.etag AND m.version_id IS NOT DISTINCT FROM s.version_id
+"""
+
+# The (object, model) pairs this batch adds: staged objects the store now holds at the staged version
+# that have no vectors of the model yet. ON CONFLICT DO NOTHING makes two writers of the same pair
+# agree (the second waits for the first to commit, then adds nothing). One statement per tenant, so
+# the planner reads that tenant's partition alone.
+_RECORD_MODEL = """
+WITH held AS (
+    SELECT m.media_id, m.bucket, m.key, m.etag, m.version_id, s.frame_count
+    FROM stage_media s
+    JOIN media m ON m.client_id = s.client_id AND m.bucket = s.bucket AND m.key = s.key
+    WHERE s.client_id = %(client_id)s AND m.client_id = %(client_id)s AND m.status = 'active'
+      AND m.etag IS NOT DISTINCT FROM s.etag AND m.version_id IS NOT DISTINCT FROM s.version_id
+), added AS (
+    INSERT INTO media_models (client_id, media_id, model_id, etag, version_id, frame_count)
+    SELECT %(client_id)s, media_id, %(model_id)s, etag, version_id, frame_count FROM held
+    ORDER BY media_id
+    ON CONFLICT DO NOTHING
+    RETURNING media_id
+)
+SELECT held.media_id, held.bucket, held.key FROM added JOIN held USING (media_id)
+"""
+_COPY_NEW_MEDIA_MODELS = (
+    "COPY media_models (client_id, media_id, model_id, etag, version_id, frame_count) FROM STDIN WITH (FORMAT BINARY)"
+)
 
 _COPY_EMBEDDINGS = (
     "COPY embeddings (client_id, media_id, frame_no, timestamp_s, sku, media_type, model_id, embedding)"
@@ -89,10 +127,13 @@ class PgVectorWriter:
     `replace=True` (a forced re-embedding, e.g. after a preprocessing fix) also rewrites the vectors
     of media the store holds at the same eTag and version, which a write otherwise leaves alone."""
 
-    def __init__(self, database_url: str, *, bulk: bool = False, replace: bool = False):
+    def __init__(self, database_url: str, *, bulk: bool = False, replace: bool = False,
+                 new_keys: bool | None = None):
         self._database_url = database_url
         self._bulk = bulk
         self._replace = replace
+        # Whether a batch's keys are expected to be new (the optimistic COPY); a bulk load's are.
+        self._new_keys = bulk if new_keys is None else new_keys
         self._conn: psycopg.Connection | None = None
         self._indexed: set[tuple[str, str]] = set()
         self._dims: dict[str, int] = {}
@@ -100,10 +141,13 @@ class PgVectorWriter:
     def write(self, items: list[MediaVectors]) -> WriteReport:
         if not items:
             return WriteReport()
+        # Several models in one batch (an upload embedded with two) name the same keys twice, so the
+        # second model's rows are never new keys.
+        optimistic = self._new_keys and len({item.model_id for item in items}) == 1
         try:
-            return self._write(items, optimistic=self._bulk)
+            return self._write(items, optimistic=optimistic)
         except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
-            if not self._bulk:
+            if not optimistic:
                 raise
             # A key of this bulk batch was already stored: the upsert decides, for the whole batch.
             # (COPY into partitions buffers rows per partition, so two writers racing on the same new
@@ -123,27 +167,35 @@ class PgVectorWriter:
         for item, matrix in zip(items, vectors):
             self._check_dim(conn, item, matrix.shape[1])
         self._prepare_tenants(conn, items, vectors)
-        keep = newest_per_key(
-            conn, [(i.bucket, i.ref.key) for i in items], [i.sequencer for i in items], [i.event_time for i in items]
-        )
-        chosen = [items[n] for n in keep]
         matrices = {id(i): v for i, v in zip(items, vectors)}
+        stored: list[tuple[MediaVectors, int]] = []
+        rows = 0
+        # One transaction for every model of the batch: an upload embedded with two models becomes
+        # searchable under both at once, or under neither.
         with conn.transaction():
-            if optimistic:
-                stored, fields = self._insert_new_media(conn, chosen, matrices)
-            else:
-                changed = self._upsert_media(conn, chosen)
-                deletes.delete_vectors(conn, [(i.ref.client_id, media_id)
-                                              for i, media_id, replaced in changed if replaced])
-                stored = [(i, media_id) for i, media_id, _ in changed]
-                fields = _encoded(stored, matrices)
-            rows = self._copy_vectors(conn, stored, fields)
+            for model_items in _by_model(items):
+                keep = newest_per_key(conn, [(i.bucket, i.ref.key) for i in model_items],
+                                      [i.sequencer for i in model_items], [i.event_time for i in model_items])
+                written, fields = self._write_model(conn, [model_items[n] for n in keep], matrices,
+                                                    optimistic=optimistic)
+                rows += self._copy_vectors(conn, written, fields)
+                stored += written
         report = WriteReport(
             stored=len(stored), unchanged=len(items) - len(stored), rows=rows,
-            stored_keys=[i.ref.key for i, _ in stored],
+            stored_keys=list(dict.fromkeys(i.ref.key for i, _ in stored)),
         )
         log.debug("write: %s", report)
         return report
+
+    def _write_model(self, conn, items: list[MediaVectors], matrices: dict[int, np.ndarray], *,
+                     optimistic: bool) -> tuple[list[tuple[MediaVectors, int]], list[bytes]]:
+        """Media rows for one model's items; (item, media_id) of those whose vectors are to be copied."""
+        if optimistic:
+            stored, fields = self._insert_new_media(conn, items, matrices)
+            self._copy_media_models(conn, stored)
+            return stored, fields
+        stored = self._upsert_media(conn, items)
+        return stored, _encoded(stored, matrices)
 
     def delete(self, removals: list[MediaRemoval]) -> int:
         """Apply `ObjectRemoved` events; returns how many media were deleted (stale ones are ignored)."""
@@ -202,17 +254,44 @@ class PgVectorWriter:
             fields = _encoded(stored, matrices)
         return stored, fields
 
-    def _upsert_media(self, conn, items: list[MediaVectors]) -> list[tuple[MediaVectors, int, bool]]:
-        """(item, media_id, replaced) of the media that changed (new, newer, or replaced by force)."""
+    def _upsert_media(self, conn, items: list[MediaVectors]) -> list[tuple[MediaVectors, int]]:
+        """(item, media_id) of the objects that gain this model's vectors: new, newer, replaced by
+        force, or held at this version without vectors of the model."""
         if not items:
             return []
+        model_id = items[0].model_id
+        # The staging table empties on commit; a batch of several models stages once per model.
+        conn.execute("DELETE FROM stage_media")
         with conn.cursor().copy(_COPY_STAGE_MEDIA) as copy:
             copy.set_types(_MEDIA_FIELD_TYPES)
             for item in items:
                 copy.write_row(_media_fields(item))
         by_key = {(i.bucket, i.ref.key): i for i in items}
-        rows = conn.execute(_UPSERT_MEDIA, {"replace": self._replace}).fetchall()
-        return [(by_key[(bucket, key)], media_id, replaced) for bucket, key, media_id, replaced in rows]
+        clients = sorted({i.ref.client_id for i in items})
+        same_object = set()
+        if self._replace:
+            for client_id in clients:
+                same_object.update(conn.execute(_SAME_OBJECT, {"client_id": client_id}).fetchall())
+        replaced = [(by_key[(bucket, key)].ref.client_id, media_id, (bucket, key) in same_object)
+                    for bucket, key, media_id, existed in conn.execute(_UPSERT_MEDIA, {"replace": self._replace})
+                    if existed]
+        # A new version's old vectors describe other bytes, whichever model made them; a forced
+        # re-embedding of the same bytes replaces only its own model's.
+        deletes.delete_vectors(conn, [(client, media_id) for client, media_id, same in replaced if not same])
+        deletes.delete_vectors(conn, [(client, media_id) for client, media_id, same in replaced if same],
+                               model_id=model_id)
+        stored = []
+        for client_id in clients:
+            rows = conn.execute(_RECORD_MODEL, {"client_id": client_id, "model_id": model_id}).fetchall()
+            stored += [(by_key[(bucket, key)], media_id) for media_id, bucket, key in rows]
+        return stored
+
+    def _copy_media_models(self, conn, stored: list[tuple[MediaVectors, int]]) -> None:
+        with conn.cursor().copy(_COPY_NEW_MEDIA_MODELS) as copy:
+            copy.set_types(["text", "int8", "text", "text", "text", "int4"])
+            for item, media_id in stored:
+                copy.write_row((item.ref.client_id, media_id, item.model_id, item.etag, item.version_id,
+                                len(item.timestamps)))
 
     def _copy_vectors(self, conn, stored: list[tuple[MediaVectors, int]], fields: list[bytes]) -> int:
         if not stored:
@@ -239,6 +318,12 @@ def _encoded(stored: list[tuple[MediaVectors, int]], matrices: dict[int, np.ndar
 def _media_fields(item: MediaVectors) -> tuple:
     return (
         item.ref.client_id, item.bucket, item.ref.key, item.ref.sku, str(item.ref.media_type), item.etag,
-        item.version_id, item.sequencer, item.event_time, item.size, item.model_id, len(item.timestamps),
-        item.content_sha256,
+        item.version_id, item.sequencer, item.event_time, item.size, len(item.timestamps), item.content_sha256,
     )
+
+
+def _by_model(items: list[MediaVectors]) -> list[list[MediaVectors]]:
+    groups: dict[str, list[MediaVectors]] = {}
+    for item in items:
+        groups.setdefault(item.model_id, []).append(item)
+    return list(groups.values())

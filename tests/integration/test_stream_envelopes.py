@@ -152,8 +152,8 @@ def media_table(database_url: str) -> list[tuple]:
     with connect(database_url) as conn:
         return conn.execute(
             "SELECT m.key, m.status, m.bucket, m.client_id, m.sku, m.media_type, m.etag, m.version_id,"
-            " m.sequencer, m.event_time, m.size, m.model_id, m.frame_count,"
+            " m.sequencer, m.event_time, m.size, m.frame_count,"
             " array_agg(e.timestamp_s ORDER BY e.frame_no), array_agg(e.embedding::text ORDER BY e.frame_no)"
             " FROM media m LEFT JOIN embeddings e USING (client_id, media_id)"
-            " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 ORDER BY m.key"
+            " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 ORDER BY m.key"
         ).fetchall()
