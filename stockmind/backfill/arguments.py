@@ -19,6 +19,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keys-file", type=Path, help="local file with one object key per line")
     parser.add_argument("--bucket", help="media bucket (default: S3_BUCKET_NAME)")
     parser.add_argument("--model", help="CLIP model id or folder (default: STOCKMIND_MODEL)")
+    add_embedding_arguments(parser)
+    parser.add_argument("--dry-run", action="store_true", help="list and count what would be embedded; write nothing")
+    parser.add_argument("--force", action="store_true",
+                        help="re-embed objects the store already has and replace their vectors")
+    parser.add_argument("--defer-indexes", action="store_true",
+                        help="drop the HNSW indexes of the tenants under --prefix and rebuild them after the load")
+
+
+def add_reindex_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True,
+                        help="the model to embed with: hub id (CLIP, SigLIP, hf-hub:... open_clip) or folder")
+    tenants = parser.add_mutually_exclusive_group(required=True)
+    tenants.add_argument("--client", action="append", dest="clients", metavar="CLIENT",
+                         help="tenant to reindex (repeat for several)")
+    tenants.add_argument("--all", action="store_true", help="every tenant in the store")
+    add_embedding_arguments(parser)
+
+
+def add_embedding_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the pipeline embeds: shared by the backfill and the reindex."""
     parser.add_argument("--batch-size", type=int, help="frames per embedder call (default: STOCKMIND_EMBED_BATCH_SIZE)")
     parser.add_argument("--pool-size", type=int, help="embedder actors at most (default: STOCKMIND_EMBEDDER_POOL_SIZE)")
     parser.add_argument("--gpus-per-actor", type=float, help="default: STOCKMIND_EMBEDDER_NUM_GPUS")
@@ -28,25 +48,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where images are decoded: the decoder actors, the embedder actors (nvJPEG on"
                         " their GPUs), or auto: the embedders when --gpus-per-actor > 0 (default:"
                         " STOCKMIND_DECODE_ON, whose `ingestor` means the decoders here)")
-    parser.add_argument("--dry-run", action="store_true", help="list and count what would be embedded; write nothing")
-    parser.add_argument("--force", action="store_true",
-                        help="re-embed objects the store already has and replace their vectors")
-    parser.add_argument("--defer-indexes", action="store_true",
-                        help="drop the HNSW indexes of the tenants under --prefix and rebuild them after the load")
     parser.add_argument("--report", type=Path, help="write failed objects with their reasons here (JSON lines)")
+
+
+def reindex_options_from(args: argparse.Namespace, settings: Settings, clients: list[str]) -> BackfillOptions:
+    """The reindex as a backfill whose source is the store's live media of `clients`."""
+    settings.require("DATABASE_URL")
+    return _options(args, settings, model=args.model, bucket="", stored_clients=tuple(clients))
 
 
 def options_from(args: argparse.Namespace, settings: Settings) -> BackfillOptions:
     settings.require("DATABASE_URL")
     if args.bucket is None and args.manifest is None:
         settings.require("S3_BUCKET_NAME")
+    return _options(args, settings, model=args.model or settings.model,
+                    bucket=args.bucket or settings.s3_bucket_name or "", prefix=args.prefix,
+                    manifest=args.manifest, keys_file=args.keys_file, dry_run=args.dry_run, force=args.force,
+                    defer_indexes=args.defer_indexes)
+
+
+def _options(args: argparse.Namespace, settings: Settings, **source) -> BackfillOptions:
     return BackfillOptions(
         database_url=settings.database_url,
-        bucket=args.bucket or settings.s3_bucket_name or "",
-        model=args.model or settings.model,
-        prefix=args.prefix,
-        manifest=args.manifest,
-        keys_file=args.keys_file,
         batch_size=_given(args.batch_size, settings.embed_batch_size),
         pool_size=_given(args.pool_size, settings.embedder_pool_size),
         gpus_per_actor=_given(args.gpus_per_actor, settings.embedder_num_gpus),
@@ -57,10 +80,8 @@ def options_from(args: argparse.Namespace, settings: Settings) -> BackfillOption
         video_max_frames=settings.video_max_frames,
         max_image_pixels=settings.max_image_pixels,
         max_object_bytes=settings.max_object_bytes,
-        dry_run=args.dry_run,
-        force=args.force,
-        defer_indexes=args.defer_indexes,
         report=args.report,
+        **source,
     )
 
 

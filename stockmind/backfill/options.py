@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from stockmind.decode.placement import DecodePlacement, resolve_placement
@@ -15,10 +16,13 @@ class BackfillOptions:
     bucket: str
     model: str
     # The source: a prefix to list, an Inventory manifest (s3://.../manifest.json, optionally filtered
-    # by `prefix`) or a file of keys.
+    # by `prefix`), a file of keys, or (a reindex) the live media the store holds for these tenants,
+    # optionally only those changed since `changed_since`.
     prefix: str | None = None
     manifest: str | None = None
     keys_file: Path | None = None
+    stored_clients: tuple[str, ...] = ()
+    changed_since: datetime | None = None
     batch_size: int = 32  # frames per embedder call
     pool_size: int = 1  # embedder actors at most
     gpus_per_actor: float = 0.0
@@ -39,7 +43,9 @@ class BackfillOptions:
     def __post_init__(self) -> None:
         if self.keys_file is not None and (self.manifest is not None or self.prefix is not None):
             raise ConfigError("--keys-file cannot be combined with --prefix or --manifest")
-        if self.keys_file is None and self.manifest is None and self.prefix is None:
+        if self.stored_clients and (self.keys_file or self.manifest or self.prefix):
+            raise ConfigError("a reindex reads the store's media; it takes no --prefix, --manifest or --keys-file")
+        if self.keys_file is None and self.manifest is None and self.prefix is None and not self.stored_clients:
             raise ConfigError("give a source: --prefix, --manifest (optionally with --prefix) or --keys-file")
         if self.batch_size < 1 or self.pool_size < 1:
             raise ConfigError("--batch-size and --pool-size must be at least 1")
@@ -51,6 +57,11 @@ class BackfillOptions:
             raise ConfigError(f"--decode-on {self.decode_on!r}: expected auto, decoders or embedder") from None
         if self.defer_indexes and (self.prefix is None or self.manifest is not None):
             raise ConfigError("--defer-indexes needs --prefix (it names the tenants whose indexes to rebuild)")
+
+    @property
+    def reindex(self) -> bool:
+        """Whether this run re-embeds stored media (every key is already in the store)."""
+        return bool(self.stored_clients)
 
     @property
     def decode_images_on_embedder(self) -> bool:

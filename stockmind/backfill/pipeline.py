@@ -96,7 +96,8 @@ def backfill(shards: list[Shard], options: BackfillOptions, tally) -> Dataset:
                      num_gpus=options.gpus_per_actor, num_cpus=options.cpus_per_actor,
                      runtime_env=embedder_env(env, options))
         .map_batches(MediaWriter, fn_constructor_args=(options.database_url, options.model, tally),
-                     fn_constructor_kwargs={"replace": options.force}, batch_size=None,
+                     fn_constructor_kwargs={"replace": options.force, "new_keys": not options.reindex},
+                     batch_size=None,
                      compute=ActorPoolStrategy(size=1), num_cpus=WRITER_CPUS, runtime_env=env)
     )
 

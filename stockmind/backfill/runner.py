@@ -11,7 +11,7 @@ from stockmind.backfill import pipeline
 from stockmind.backfill.inventory import manifest_shards
 from stockmind.backfill.options import BackfillOptions
 from stockmind.backfill.report import BackfillSummary, write_failure_report
-from stockmind.backfill.sources import Shard, client_ids_of, key_list_shards, prefix_shards
+from stockmind.backfill.sources import Shard, StoredMediaShard, client_ids_of, key_list_shards, prefix_shards
 from stockmind.backfill.tally import Tally
 from stockmind.errors import SchemaNotReady
 from stockmind.logs import configure_logging
@@ -25,6 +25,16 @@ def run_backfill(options: BackfillOptions) -> BackfillSummary:
     configure_logging("backfill")  # the driver's records; the workers' come from jobs/backfill.py's hook
     pipeline.check_resources(options)
     prepare_store(options)
+    summary = embed_pass(options)
+    if not options.dry_run:
+        built = build_deferred_indexes(options.database_url)
+        log.info("built %d deferred HNSW indexes", len(built))
+    return summary
+
+
+def embed_pass(options: BackfillOptions) -> BackfillSummary:
+    """One run of the pipeline over the source: list, skip what is embedded, embed and write the rest.
+    The indexes it deferred are left for the caller to build."""
     started = time.monotonic()
     shards = plan_shards(options)
     tally = ray.remote(num_cpus=0)(Tally).remote()
@@ -39,8 +49,6 @@ def run_backfill(options: BackfillOptions) -> BackfillSummary:
         embedded += int(stored.sum())
         unchanged += int((~stored).sum())
         frames += int(batch["frames"][stored].sum())
-    built = build_deferred_indexes(options.database_url)
-    log.info("built %d deferred HNSW indexes", len(built))
     return _summarise(tally, options, started, embedded=embedded, unchanged=unchanged, frames=frames)
 
 
@@ -58,6 +66,9 @@ def prepare_store(options: BackfillOptions) -> None:
 
 
 def plan_shards(options: BackfillOptions) -> list[Shard]:
+    if options.stored_clients:
+        return [StoredMediaShard(options.database_url, client_id, options.changed_since)
+                for client_id in options.stored_clients]
     if options.manifest is not None:
         return manifest_shards(options.manifest, options.prefix or "")
     if options.keys_file is not None:

@@ -1,4 +1,5 @@
-"""Where the keys to backfill come from: an S3 prefix listing or a plain list of keys.
+"""Where the keys to backfill come from: an S3 prefix listing, a plain list of keys, or (to re-embed
+with another model) the live media the store holds for a tenant.
 
 A source is a list of *shards*; each shard yields its objects page by page (`pages()`), so the
 pipeline starts on the first page while the rest is still being listed, and shards are listed in
@@ -11,12 +12,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator, Protocol
 
 from stockmind.backfill.rows import object_row
 from stockmind.errors import ConfigError
 from stockmind.media.objects import s3_client
+from stockmind.store import connect
+from stockmind.store.lookups import live_media_page
 from stockmind.topology import MEDIA_PREFIX
 
 log = logging.getLogger(__name__)
@@ -56,6 +60,27 @@ class RowsShard:
     def pages(self) -> Iterator[list[dict]]:
         for start in range(0, len(self.rows), PAGE_SIZE):
             yield list(self.rows[start:start + PAGE_SIZE])
+
+
+@dataclass(frozen=True)
+class StoredMediaShard:
+    """A tenant's live media as the store holds them (a reindex embeds what is already searchable,
+    not what the bucket lists), in key order, optionally only those changed since a moment."""
+
+    database_url: str
+    client_id: str
+    changed_since: datetime | None = None
+
+    def pages(self) -> Iterator[list[dict]]:
+        with connect(self.database_url) as conn:
+            after = None
+            while True:
+                page = live_media_page(conn, self.client_id, after=after, changed_since=self.changed_since,
+                                       limit=PAGE_SIZE)
+                if not page:
+                    return
+                yield [object_row(bucket, key, etag, size) for bucket, key, etag, size, _ in page]
+                after = page[-1][:2]
 
 
 def prefix_shards(bucket: str, prefix: str) -> list[Shard]:

@@ -45,9 +45,10 @@ class _PartialMedia:
 class MediaWriter:
     """Ray Data `map_batches` callable class (numpy batches): yields one outcome row per stored object."""
 
-    def __init__(self, database_url: str, model_id: str, tally, *, replace: bool = False):
+    def __init__(self, database_url: str, model_id: str, tally, *, replace: bool = False, new_keys: bool = True):
         # replace: --force re-embeds what the store has, so the new vectors must replace the old.
-        self._writer = PgVectorWriter(database_url, bulk=True, replace=replace)
+        # new_keys: a backfill's keys are mostly new to the store; a reindex's are all stored already.
+        self._writer = PgVectorWriter(database_url, bulk=True, replace=replace, new_keys=new_keys)
         self._model_id = model_id
         self._tally = tally
         self._partial: dict[tuple[str, str, str | None], _PartialMedia] = {}

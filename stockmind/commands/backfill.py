@@ -23,7 +23,7 @@ def _run(args: argparse.Namespace) -> int:
     from stockmind.backfill.runner import run_backfill
 
     if not args.verbose:
-        _quiet_ray_data_console()
+        quiet_ray_data_console()
     settings = Settings.from_env()
     options = options_from(args, settings)
     # Without STOCKMIND_RAY_ADDRESS (no stack head), Ray starts in this process.
@@ -32,7 +32,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quiet_ray_data_console() -> None:
+def quiet_ray_data_console() -> None:
     # Ray Data gives its logger its own console handler at INFO ("Dataset ... execution finished");
     # its session log file keeps everything.
     for handler in logging.getLogger("ray.data").handlers:

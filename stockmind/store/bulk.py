@@ -36,8 +36,9 @@ def defer_indexes(database_url: str, client_ids: list[str]) -> None:
                     conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
 
 
-def build_deferred_indexes(database_url: str) -> list[tuple[str, str]]:
-    """Build every deferred index, then ANALYZE its table; returns the (client_id, model_id) built."""
+def build_deferred_indexes(database_url: str, only: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """Build every deferred index (or those of the (client_id, model_id) pairs `only`), then ANALYZE
+    its table; returns the (client_id, model_id) built."""
     built = []
     with connect(database_url) as conn:
         conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (MAINTENANCE_WORK_MEM,))
@@ -45,6 +46,8 @@ def build_deferred_indexes(database_url: str) -> list[tuple[str, str]]:
             "SELECT set_config('max_parallel_maintenance_workers', %s, false)", (str(PARALLEL_MAINTENANCE_WORKERS),)
         )
         pending = conn.execute("SELECT client_id, model_id FROM tenant_indexes WHERE state = 'deferred'").fetchall()
+        if only is not None:
+            pending = [pair for pair in pending if pair in set(only)]
         for client_id, model_id in pending:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", advisory_key("stockmind.tenant", client_id))

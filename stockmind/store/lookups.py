@@ -1,5 +1,7 @@
 """What the store already holds: for the backfill's "skip what is embedded" and for tests."""
 
+from datetime import datetime
+
 import psycopg
 
 
@@ -21,6 +23,30 @@ def embedded_media(
         {"client_id": client_id, "model_id": model_id, "bucket": bucket, "keys": keys},
     )
     return {(bucket, key): etag for bucket, key, etag in rows}
+
+
+def live_media_page(
+    conn: psycopg.Connection, client_id: str, *, after: tuple[str, str] | None = None,
+    changed_since: datetime | None = None, limit: int = 1000,
+) -> list[tuple[str, str, str | None, int | None, datetime]]:
+    """(bucket, key, etag, size, updated_at) of up to `limit` of a tenant's live media after the
+    (bucket, key) `after`, in key order (keyset paging: each page is one index range scan of the
+    tenant's partition); optionally only those changed since `changed_since`."""
+    return conn.execute(
+        "SELECT bucket, key, etag, size, updated_at FROM media"
+        " WHERE client_id = %(client_id)s AND status = 'active'"
+        " AND (%(bucket)s::text IS NULL OR (bucket, key) > (%(bucket)s, %(key)s))"
+        " AND (%(since)s::timestamptz IS NULL OR updated_at >= %(since)s)"
+        " ORDER BY bucket, key LIMIT %(limit)s",
+        {"client_id": client_id, "bucket": after[0] if after else None, "key": after[1] if after else None,
+         "since": changed_since, "limit": limit},
+    ).fetchall()
+
+
+def database_time(conn: psycopg.Connection) -> datetime:
+    """The server's clock, which stamps `media.updated_at` (this process's clock may differ)."""
+    (now,) = conn.execute("SELECT clock_timestamp()").fetchone()
+    return now
 
 
 def is_searchable(conn: psycopg.Connection, client_id: str, key: str, etag: str) -> bool:

@@ -58,12 +58,12 @@ def model_dim(conn: psycopg.Connection, model_id: str, dim: int) -> int:
 
 def ensure_tenant(conn: psycopg.Connection, client_id: str) -> str:
     """The tenant's partition suffix, creating its partitions first if needed (concurrency-safe)."""
-    suffix = _registered_suffix(conn, client_id)
+    suffix = registered_suffix(conn, client_id)
     if suffix is not None:
         return suffix
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", advisory_key("stockmind.tenant", client_id))
-        suffix = _registered_suffix(conn, client_id)
+        suffix = registered_suffix(conn, client_id)
         if suffix is None:
             suffix = partition_suffix(client_id)
             for parent in ("media", "embeddings"):
@@ -142,7 +142,7 @@ def drop_tenant(conn: psycopg.Connection, client_id: str) -> bool:
     """Delete everything a tenant has by dropping its partitions; False if it had none."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", advisory_key("stockmind.tenant", client_id))
-        suffix = _registered_suffix(conn, client_id)
+        suffix = registered_suffix(conn, client_id)
         if suffix is None:
             return False
         for parent in ("embeddings", "media"):
@@ -152,6 +152,6 @@ def drop_tenant(conn: psycopg.Connection, client_id: str) -> bool:
     return True
 
 
-def _registered_suffix(conn: psycopg.Connection, client_id: str) -> str | None:
+def registered_suffix(conn: psycopg.Connection, client_id: str) -> str | None:
     row = conn.execute("SELECT partition_suffix FROM tenants WHERE client_id = %s", (client_id,)).fetchone()
     return row[0] if row else None

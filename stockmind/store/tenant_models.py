@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from stockmind.errors import ModelChangeRefused
+from stockmind.store import partitions
 from stockmind.store.connection import advisory_key
 
 _TENANT_MODELS = """
@@ -60,6 +61,11 @@ def tenant_models(conn: psycopg.Connection, client_id: str | None = None) -> lis
     return [TenantModel(*row) for row in conn.execute(_TENANT_MODELS, {"client_id": client_id})]
 
 
+def tenant_ids(conn: psycopg.Connection) -> list[str]:
+    """Every tenant the store has partitions for."""
+    return [client_id for (client_id,) in conn.execute("SELECT client_id FROM tenants ORDER BY client_id")]
+
+
 def active_model(conn: psycopg.Connection, client_id: str) -> str | None:
     """The model that answers the tenant's searches; None for a tenant with no vectors yet."""
     row = conn.execute("SELECT active_model_id FROM tenants WHERE client_id = %s", (client_id,)).fetchone()
@@ -81,6 +87,21 @@ def held_models(conn: psycopg.Connection) -> dict[str, list[str]]:
     for client_id, model_id in rows:
         held.setdefault(client_id, []).append(model_id)
     return held
+
+
+def hold_model(conn: psycopg.Connection, client_id: str, model_id: str, dim: int) -> TenantModel:
+    """Register `model_id` (of `dim` dimensions) as held by an existing tenant, with its index deferred
+    until the reindex that fills it builds it; from now on the stream embeds the tenant's uploads with
+    it too. Refused for a tenant with no media in the store, and for a model known with another dim."""
+    if partitions.registered_suffix(conn, client_id) is None:
+        raise ModelChangeRefused(f"tenant {client_id!r} has no media in the store: nothing to reindex")
+    known = partitions.model_dim(conn, model_id, dim)
+    if known != dim:
+        raise ModelChangeRefused(
+            f"model {model_id!r} makes {dim}-d vectors, but the store holds it as {known}-d"
+            " (a different checkpoint under the same name?)")
+    partitions.ensure_index(conn, client_id, model_id, dim, defer=True)
+    return next(m for m in tenant_models(conn, client_id) if m.model_id == model_id)
 
 
 def activate_model(conn: psycopg.Connection, client_id: str, model_id: str, *, force: bool = False) -> TenantModel:
