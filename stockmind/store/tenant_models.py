@@ -22,6 +22,7 @@ from psycopg import sql
 from stockmind.errors import ModelChangeRefused
 from stockmind.store import partitions
 from stockmind.store.connection import advisory_key
+from stockmind.store.validation import MAX_DIM
 
 _TENANT_MODELS = """
 SELECT i.client_id, i.model_id, m.dim, i.state, t.active_model_id IS NOT DISTINCT FROM i.model_id,
@@ -93,6 +94,9 @@ def hold_model(conn: psycopg.Connection, client_id: str, model_id: str, dim: int
     """Register `model_id` (of `dim` dimensions) as held by an existing tenant, with its index deferred
     until the reindex that fills it builds it; from now on the stream embeds the tenant's uploads with
     it too. Refused for a tenant with no media in the store, and for a model known with another dim."""
+    if not 1 <= dim <= MAX_DIM:
+        raise ModelChangeRefused(f"model {model_id!r} makes {dim}-d vectors; the store's HNSW index holds at most"
+                                 f" {MAX_DIM} dimensions (pgvector halfvec)")
     if partitions.registered_suffix(conn, client_id) is None:
         raise ModelChangeRefused(f"tenant {client_id!r} has no media in the store: nothing to reindex")
     known = partitions.model_dim(conn, model_id, dim)
