@@ -1,4 +1,5 @@
-"""`ClipEmbedder`: pixels and texts → unit-norm CLIP vectors, with any transformers CLIP checkpoint.
+"""`ClipEmbedder`: pixels and texts → unit-norm vectors, with a CLIP-style checkpoint of any family
+the checkpoint itself names (transformers CLIP or SigLIP, open_clip; see `checkpoints.py`).
 
 The same class serves the streaming job, the backfill (as a Ray Data `map_batches` callable class:
 the model loads once in `__init__`) and the search service. `embed_encoded` takes image files
@@ -8,14 +9,14 @@ instead of pixels and decodes them where the model is (nvJPEG on a GPU).
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
 
-from stockmind.embed.models import resolve_model
-from stockmind.errors import ConfigError, PoisonInput
+from stockmind.embed.checkpoints import checkpoint_info
+from stockmind.embed.families import load_towers
+from stockmind.errors import PoisonInput
 
 if TYPE_CHECKING:
     from stockmind.decode.image import ImagePreprocessor
@@ -27,22 +28,23 @@ MAX_FORWARD_BATCH = 256
 
 
 class ClipEmbedder:
-    """Loads a CLIP checkpoint (hub id, local folder or the `stockmind-clip-small` alias) once.
+    """Loads a checkpoint (hub id, local folder, `hf-hub:`/`local-dir:` open_clip name or the
+    `stockmind-clip-small` alias) once; its config says which family it is (`family`).
 
-    On CUDA the model runs in float16 (`dtype` overrides); outputs are always float32, L2-normalised."""
+    On CUDA the model runs in float16 (`dtype` overrides); outputs are always float32, L2-normalised.
+    A checkpoint that cannot be loaded, or whose vectors the store cannot index, is a ConfigError."""
 
     def __init__(self, model: str, device: str | None = None, dtype: torch.dtype | None = None) -> None:
         self.model_id = model
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self._dtype = dtype or (torch.float16 if self.device.startswith("cuda") else torch.float32)
         self._preprocessors: dict[int, ImagePreprocessor] = {}
-        self._model, self._tokenizer = _load(resolve_model(model), self._dtype)
-        self._model.to(self.device)
-        config = self._model.config
-        self.dim: int = config.projection_dim
-        self.image_size: int = config.vision_config.image_size
-        self._max_text_tokens: int = config.text_config.max_position_embeddings
-        log.info("loaded CLIP %s on %s (%s): dim=%d, image_size=%d", model, self.device,
+        info = checkpoint_info(model)  # from the config alone: a bad one fails before any weight loads
+        self.family = info.family
+        self.dim: int = info.dim
+        self.image_size: int = info.image_size
+        self._towers = load_towers(model, info.family, self.device, self._dtype)
+        log.info("loaded %s model %s on %s (%s): dim=%d, image_size=%d", self.family, model, self.device,
                  self._dtype, self.dim, self.image_size)
 
     @property
@@ -55,8 +57,7 @@ class ClipEmbedder:
         pixels = torch.as_tensor(pixels)
         self._check_pixels(pixels)
         chunks = [
-            self._model.get_image_features(
-                pixel_values=chunk.to(self.device, self._dtype, non_blocking=True))
+            self._towers.encode_images(chunk.to(self.device, self._dtype, non_blocking=True))
             for chunk in pixels.split(MAX_FORWARD_BATCH) if len(chunk)
         ]
         return self._normalised(chunks)
@@ -85,12 +86,8 @@ class ClipEmbedder:
         """Texts → (N, D). Texts longer than the model's context are truncated."""
         if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):
             raise TypeError("expected a list of strings")
-        chunks = []
-        for start in range(0, len(texts), MAX_FORWARD_BATCH):
-            tokens = self._tokenizer(texts[start:start + MAX_FORWARD_BATCH], padding=True,
-                                     truncation=True, max_length=self._max_text_tokens,
-                                     return_tensors="pt").to(self.device)
-            chunks.append(self._model.get_text_features(**tokens))
+        chunks = [self._towers.encode_texts(texts[start:start + MAX_FORWARD_BATCH])
+                  for start in range(0, len(texts), MAX_FORWARD_BATCH)]
         return self._normalised(chunks)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -109,36 +106,8 @@ class ClipEmbedder:
         if not pixels.is_floating_point():
             raise ValueError(f"expected floating-point pixels, got {pixels.dtype}")
 
-    def _normalised(self, outputs: list[Any]) -> np.ndarray:
+    def _normalised(self, outputs: list[torch.Tensor]) -> np.ndarray:
         if not outputs:
             return np.zeros((0, self.dim), np.float32)
-        # transformers 5 returns an output object whose pooler_output is the projected embedding;
-        # older versions return the tensor itself.
-        tensors = [out if isinstance(out, torch.Tensor) else out.pooler_output for out in outputs]
-        vectors = torch.cat(tensors).float()
-        vectors = torch.nn.functional.normalize(vectors, dim=-1)
+        vectors = torch.nn.functional.normalize(torch.cat(outputs).float(), dim=-1)
         return vectors.cpu().numpy()
-
-
-def _load(path: str, dtype: torch.dtype) -> tuple[Any, Any]:
-    """Load model + tokenizer; every known way this fails becomes one ConfigError naming the model."""
-    from transformers import AutoConfig, AutoTokenizer, CLIPModel
-    from transformers.utils import logging as transformers_logging
-
-    # A per-load progress bar is noise in job logs and CLI output (every actor loads once).
-    transformers_logging.disable_progress_bar()
-
-    # A folder is loaded from disk only; a hub id goes through the hub client's cache, which honours
-    # HF_HUB_OFFLINE.
-    local = Path(path).is_dir()
-    if not local and (Path(path).is_absolute() or path.startswith(".")):
-        raise ConfigError(f"cannot load CLIP model {path!r}: no such folder")
-    try:
-        config = AutoConfig.from_pretrained(path, local_files_only=local)
-        if config.model_type != "clip":
-            raise ConfigError(f"model {path!r} is a {config.model_type!r} checkpoint, not a CLIP")
-        model = CLIPModel.from_pretrained(path, dtype=dtype, local_files_only=local)
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local)
-    except (OSError, ValueError, KeyError) as error:
-        raise ConfigError(f"cannot load CLIP model {path!r}: {error}") from error
-    return model.eval(), tokenizer
