@@ -1,8 +1,12 @@
-"""Image bytes → the model's normalised pixel tensor, faithful to the checkpoint's CLIPImageProcessor.
+"""Image bytes → the model's normalised pixel tensor, faithful to the checkpoint's own preprocessing.
 
-The reference recipe is: convert to RGB, resize the shortest side to `shortest_edge` (bicubic),
-centre crop, scale to [0, 1], normalise with the checkpoint's mean/std. This module follows it with
-three shortcuts that keep the output close to the reference but cost far less:
+The reference recipe is: convert to RGB, bring the image to the model's square, scale to [0, 1],
+normalise with the checkpoint's mean/std. Each family brings it to the square its own way (`Fit`):
+CLIP's CLIPImageProcessor resizes the shortest side to `shortest_edge` and centre crops; open_clip's
+default transform does the same with torchvision's CenterCrop (whose offsets round instead of
+truncating); SigLIP's SiglipImageProcessor, and open_clip's `squash` mode, resize the whole image to
+the square. This module follows the recipe with three shortcuts that keep the output close to the
+reference but cost far less:
 
 - JPEGs are decoded at reduced size by libjpeg's DCT scaling (`Image.draft`), never below the
   resize target, so a 12 MP photo is decoded at about 500×375 instead of 4000×3000;
@@ -29,7 +33,7 @@ import logging
 import struct
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
+from enum import StrEnum
 from typing import Sequence
 
 import numpy as np
@@ -65,6 +69,26 @@ _TORCH_INTERPOLATION = {
 }
 
 
+# open_clip's PreprocessCfg defaults, for the keys a checkpoint's preprocess_cfg leaves out (read as
+# JSON: importing open_clip costs seconds of CPU in every decoding process).
+OPEN_CLIP_PREPROCESS_DEFAULTS = {"mean": CLIP_MEAN, "std": CLIP_STD, "interpolation": "bicubic",
+                                 "resize_mode": "shortest"}
+# open_clip's inference transform uses bilinear for "bilinear" and bicubic for anything else ("random").
+_OPEN_CLIP_RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+                       "random": Image.Resampling.BICUBIC}
+
+
+class Fit(StrEnum):
+    """How an image is brought to the model's input square."""
+
+    CROP = "crop"
+    """Shortest side → `shortest_edge`, centre crop with offsets truncated (transformers' CLIPImageProcessor)."""
+    CROP_ROUNDED = "crop-rounded"
+    """The same with offsets rounded half to even (torchvision's CenterCrop: open_clip's `shortest`)."""
+    SQUASH = "squash"
+    """The whole image resized to the square, aspect ratio not kept (SiglipImageProcessor, open_clip's `squash`)."""
+
+
 @dataclass(frozen=True)
 class ResizeCrop:
     """Where the reference resize + centre crop puts the crop, for an image of a given size."""
@@ -84,7 +108,10 @@ class ResizeCrop:
 
 
 class ImagePreprocessor:
-    """Bytes or RGB arrays → float32 (N, 3, S, S) pixel batches for a CLIP vision tower."""
+    """Bytes or RGB arrays → float32 (N, 3, S, S) pixel batches for a CLIP-style vision tower.
+
+    With `Fit.SQUASH`, `shortest_edge` is the larger side of the square: what the shortest side of a
+    source image needs to be for nothing to be upsampled (the JPEG draft and video decode use it)."""
 
     def __init__(
         self,
@@ -95,6 +122,7 @@ class ImagePreprocessor:
         resample: int = Image.Resampling.BICUBIC,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         device: str | None = None,
+        fit: Fit = Fit.CROP,
     ) -> None:
         crop_height, crop_width = (crop_size, crop_size) if isinstance(crop_size, int) else crop_size
         if min(crop_height, crop_width) > shortest_edge:
@@ -102,6 +130,7 @@ class ImagePreprocessor:
         _check_max_pixels(max_pixels)
         self.shortest_edge = shortest_edge
         self.crop_height, self.crop_width = crop_height, crop_width
+        self.fit = Fit(fit)
         self.resample = Image.Resampling(resample)
         self.max_pixels = max_pixels
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -116,44 +145,83 @@ class ImagePreprocessor:
     def from_pretrained(
         cls, model_name_or_path: str, max_pixels: int = DEFAULT_MAX_PIXELS, device: str | None = None
     ) -> ImagePreprocessor:
-        """Read the checkpoint's `preprocessor_config.json` (hub id, local folder or our alias).
+        """Read the checkpoint's preprocessing (hub id, local folder, open_clip name or our alias):
+        a transformers `preprocessor_config.json`, or open_clip's `open_clip_config.json`.
 
-        Read as JSON rather than through transformers' CLIPImageProcessor: importing that costs ~3 s
-        of CPU in every decoding process, which sat on the backfill's path to its first stored row."""
+        Read as JSON rather than through transformers' or open_clip's own classes: importing those
+        costs seconds of CPU in every decoding process, which sat on the backfill's path to its first
+        stored row."""
+        from stockmind.embed.checkpoints import is_open_clip, read_open_clip_config
+
+        if is_open_clip(model_name_or_path):
+            return cls.from_open_clip_config(read_open_clip_config(model_name_or_path), max_pixels=max_pixels,
+                                             device=device)
         return cls.from_config(_processor_config(model_name_or_path), max_pixels=max_pixels, device=device)
 
     @classmethod
     def from_processor(cls, processor, max_pixels: int = DEFAULT_MAX_PIXELS, device: str | None = None):
-        """Build from a transformers CLIPImageProcessor (shortest-edge resize + centre crop only)."""
+        """Build from a transformers CLIPImageProcessor or SiglipImageProcessor."""
         return cls.from_config(processor.to_dict(), max_pixels=max_pixels, device=device)
 
     @classmethod
     def from_config(cls, config: dict, max_pixels: int = DEFAULT_MAX_PIXELS, device: str | None = None):
-        """From a CLIPImageProcessor config as saved (`size` and `crop_size` as ints or dicts)."""
+        """From a CLIPImageProcessor config as saved (`size` and `crop_size` as ints or dicts), or a
+        SiglipImageProcessor one (`size` as height and width, no crop)."""
+        common = {"image_mean": config.get("image_mean", CLIP_MEAN), "image_std": config.get("image_std", CLIP_STD),
+                  "resample": config.get("resample", Image.Resampling.BICUBIC), "max_pixels": max_pixels,
+                  "device": device}
+        if not config.get("do_resize", True):
+            raise ValueError("a processor that does not resize is not supported")
         size, crop = config.get("size"), config.get("crop_size")
+        if str(config.get("image_processor_type", "")).startswith("Siglip"):
+            # SiglipImageProcessor's class defaults: no centre crop, no aspect ratio kept.
+            if config.get("do_center_crop") or not (isinstance(size, dict) and {"height", "width"} <= size.keys()):
+                raise ValueError("only a SigLIP resize to height × width without a centre crop is supported")
+            return cls(shortest_edge=max(size["height"], size["width"]), crop_size=(size["height"], size["width"]),
+                       fit=Fit.SQUASH, **common)
         shortest_edge = size if isinstance(size, int) else (size or {}).get("shortest_edge")
-        if not (config.get("do_resize", True) and config.get("do_center_crop", True) and shortest_edge and crop):
+        if not (config.get("do_center_crop", True) and shortest_edge and crop):
             raise ValueError("only shortest-edge resize followed by a centre crop is supported")
-        return cls(
-            shortest_edge=shortest_edge,
-            crop_size=crop if isinstance(crop, int) else (crop["height"], crop["width"]),
-            image_mean=config.get("image_mean", CLIP_MEAN),
-            image_std=config.get("image_std", CLIP_STD),
-            resample=config.get("resample", Image.Resampling.BICUBIC),
-            max_pixels=max_pixels,
-            device=device,
-        )
+        crop_size = crop if isinstance(crop, int) else (crop["height"], crop["width"])
+        return cls(shortest_edge=shortest_edge, crop_size=crop_size, fit=Fit.CROP, **common)
+
+    @classmethod
+    def from_open_clip_config(cls, config: dict, max_pixels: int = DEFAULT_MAX_PIXELS, device: str | None = None):
+        """From an `open_clip_config.json` as open_clip's factory reads it: its `preprocess_cfg` over
+        open_clip's defaults, at the vision tower's image size (the factory sets the size from the model)."""
+        from stockmind.embed.checkpoints import square_size
+
+        preprocess = {**OPEN_CLIP_PREPROCESS_DEFAULTS,
+                      **{key: value for key, value in config.get("preprocess_cfg", {}).items() if value is not None}}
+        size = square_size(config["model_cfg"]["vision_cfg"].get("image_size", 224))
+        fits = {"shortest": Fit.CROP_ROUNDED, "squash": Fit.SQUASH}
+        if preprocess["resize_mode"] not in fits:
+            raise ValueError(f"open_clip resize_mode {preprocess['resize_mode']!r} is not supported "
+                             f"(only {', '.join(fits)})")
+        if preprocess["interpolation"] not in _OPEN_CLIP_RESAMPLE:
+            raise ValueError(f"open_clip interpolation {preprocess['interpolation']!r} is not supported")
+        mean, std = (value if isinstance(value, (list, tuple)) else (value,) * 3
+                     for value in (preprocess["mean"], preprocess["std"]))
+        return cls(shortest_edge=size, crop_size=size, image_mean=mean, image_std=std,
+                   resample=_OPEN_CLIP_RESAMPLE[preprocess["interpolation"]], max_pixels=max_pixels, device=device,
+                   fit=fits[preprocess["resize_mode"]])
 
     @property
     def image_size(self) -> int:
         return self.crop_height
 
     def geometry(self, width: int, height: int) -> ResizeCrop:
-        """The reference's resize size (shortest side → shortest_edge, long side truncated) and crop."""
+        """The reference's resize size (shortest side → shortest_edge, long side truncated, or the
+        square itself when squashed) and crop."""
+        if self.fit is Fit.SQUASH:
+            return ResizeCrop(self.crop_width, self.crop_height, 0, 0, self.crop_width, self.crop_height)
         short, long = sorted((width, height))
         new_long = int(self.shortest_edge * long / short)
         new_w, new_h = (self.shortest_edge, new_long) if width <= height else (new_long, self.shortest_edge)
-        left, top = (new_w - self.crop_width) // 2, (new_h - self.crop_height) // 2
+        if self.fit is Fit.CROP_ROUNDED:
+            left, top = round((new_w - self.crop_width) / 2), round((new_h - self.crop_height) / 2)
+        else:
+            left, top = (new_w - self.crop_width) // 2, (new_h - self.crop_height) // 2
         return ResizeCrop(new_w, new_h, left, top, self.crop_width, self.crop_height)
 
     # --- public API -----------------------------------------------------------------------
@@ -344,16 +412,10 @@ class ImagePreprocessor:
 
 
 def _processor_config(model_name_or_path: str) -> dict:
+    from stockmind.embed.checkpoints import checkpoint_file
     from stockmind.embed.models import resolve_model
 
-    path = resolve_model(model_name_or_path)
-    if Path(path).is_dir():
-        config_file = Path(path) / PROCESSOR_CONFIG
-    else:  # a hub id: huggingface_hub's cache, as transformers itself would read it
-        from huggingface_hub import hf_hub_download
-
-        config_file = Path(hf_hub_download(path, PROCESSOR_CONFIG))
-    return json.loads(config_file.read_text())
+    return json.loads(checkpoint_file(resolve_model(model_name_or_path), PROCESSOR_CONFIG).read_text())
 
 
 @functools.cache

@@ -36,6 +36,10 @@ class Family(StrEnum):
     OPEN_CLIP = "open_clip"
 
 
+# transformers `model_type` → family.
+TRANSFORMERS_FAMILIES = {"clip": Family.CLIP, "siglip": Family.SIGLIP}
+
+
 @dataclass(frozen=True)
 class CheckpointInfo:
     family: Family
@@ -72,17 +76,19 @@ def detect_family(model: str) -> Family:
         if not Path(path.removeprefix(LOCAL_DIR_PREFIX)).is_dir():
             raise ConfigError(f"cannot load CLIP model {model!r}: no such folder")
         return Family.OPEN_CLIP
-    if path.startswith(HF_HUB_PREFIX):
+    if is_open_clip(model):
         return Family.OPEN_CLIP
     _check_folder(model, path)
-    if Path(path).is_dir() and (Path(path) / OPEN_CLIP_CONFIG).is_file():
-        return Family.OPEN_CLIP
     model_type = read_config(model).get("model_type")
-    try:
-        return Family(model_type)
-    except ValueError:
-        raise ConfigError(f"model {model!r} is a {model_type!r} checkpoint, not a CLIP, SigLIP or "
-                          f"open_clip model") from None
+    if model_type not in TRANSFORMERS_FAMILIES:
+        raise ConfigError(f"model {model!r} is a {model_type!r} checkpoint, not a CLIP, SigLIP or open_clip model")
+    return TRANSFORMERS_FAMILIES[model_type]
+
+
+def is_open_clip(model: str) -> bool:
+    """Named in open_clip's spelling, or a folder holding open_clip's config."""
+    path = resolve_model(model)
+    return path.startswith((HF_HUB_PREFIX, LOCAL_DIR_PREFIX)) or (Path(path) / OPEN_CLIP_CONFIG).is_file()
 
 
 def open_clip_name(model: str) -> str:
