@@ -9,6 +9,10 @@ One thread, one process, rounds interleaved so that machine noise hits all alike
 |Δpixel| and the cosine between the embeddings our trained CLIP gives the outputs (a random-weights
 vision tower stands in when the trained CLIP is missing).
 
+Then one row per checkpoint family, each against that family's own processor at 224 px: CLIP
+(CLIPImageProcessor, OpenAI's settings), SigLIP (SiglipImageProcessor: squash, mean/std 0.5) and
+open_clip (its inference transform from the default `preprocess_cfg`: shortest side, centre crop).
+
     python bench/preprocess.py [--quick] [--model stockmind-clip-small]
 
 Headline figures are printed last: preprocess_speedup_1080p, preprocess_speedup_12mp,
@@ -28,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from transformers import CLIPImageProcessor
+from transformers import CLIPImageProcessor, SiglipImageProcessor
 
-from stockmind.decode.image import ImagePreprocessor
+from stockmind.decode.image import CLIP_MEAN, CLIP_STD, ImagePreprocessor
 from stockmind.dev.synthetic import catalogue, render
 from stockmind.embed.models import SMALL_CLIP, resolve_model
 
@@ -56,12 +60,31 @@ def product_photos(count: int, size: tuple[int, int]) -> list[bytes]:
     return photos
 
 
-def reference_path(processor: CLIPImageProcessor) -> Callable[[list[bytes]], np.ndarray]:
+def reference_path(processor: CLIPImageProcessor | SiglipImageProcessor) -> Callable[[list[bytes]], np.ndarray]:
     def run(blobs: list[bytes]) -> np.ndarray:
         images = [Image.open(io.BytesIO(data)).convert("RGB") for data in blobs]
         return processor(images=images, return_tensors="np")["pixel_values"]
 
     return run
+
+
+def family_paths() -> dict[str, tuple[Callable, ImagePreprocessor]]:
+    """Per family: (its own processor's path from JPEG bytes, our fast preprocessor for the same config)."""
+    from open_clip.transform import PreprocessCfg, image_transform_v2
+
+    siglip = SiglipImageProcessor(size={"height": 224, "width": 224}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    open_clip_config = {"model_cfg": {"vision_cfg": {"image_size": 224}},
+                        "preprocess_cfg": {"mean": CLIP_MEAN, "std": CLIP_STD, "resize_mode": "shortest"}}
+    transform = image_transform_v2(PreprocessCfg(size=224, **open_clip_config["preprocess_cfg"]), is_train=False)
+
+    def open_clip_reference(blobs: list[bytes]) -> np.ndarray:
+        return torch.stack([transform(Image.open(io.BytesIO(data)).convert("RGB")) for data in blobs]).numpy()
+
+    return {
+        "clip": (reference_path(CLIPImageProcessor()), ImagePreprocessor(device="cpu")),
+        "siglip": (reference_path(siglip), ImagePreprocessor.from_processor(siglip, device="cpu")),
+        "open_clip": (open_clip_reference, ImagePreprocessor.from_open_clip_config(open_clip_config, device="cpu")),
+    }
 
 
 def torchvision_path(preprocessor: ImagePreprocessor) -> Callable[[list[bytes]], np.ndarray]:
@@ -143,8 +166,8 @@ def main(args: argparse.Namespace) -> None:
     print(f"rounds={rounds}")
 
     speedups, cosines, pixel_diffs = {}, [], []
-    for label, size in SIZES.items():
-        blobs = product_photos(count, size)
+    photos = {label: product_photos(count, size) for label, size in SIZES.items()}
+    for label, blobs in photos.items():
         rates = compare_speed(paths, blobs, rounds)
         print(f"reference_images_per_s_{label}={rates['reference']:.1f}")
         print(f"fast_images_per_s_{label}={rates['fast']:.1f}")
@@ -158,6 +181,15 @@ def main(args: argparse.Namespace) -> None:
         print(f"torchvision_vs_fast_pixel_mean_abs_diff_{label}={np.abs(torchvision_pixels - fast_pixels).mean():.4f}")
         torchvision_cosines = (embed(torchvision_pixels) * embed(fast_pixels)).sum(axis=1)
         print(f"torchvision_vs_fast_cosine_min_{label}={torchvision_cosines.min():.5f}")
+
+    for family, (reference, family_fast) in family_paths().items():
+        for label, blobs in photos.items():
+            rates = compare_speed({"reference": reference, "fast": family_fast.preprocess_batch}, blobs, rounds)
+            difference = np.abs(reference(blobs) - family_fast.preprocess_batch(blobs)).mean()
+            print(f"{family}_reference_images_per_s_{label}={rates['reference']:.1f}")
+            print(f"{family}_fast_images_per_s_{label}={rates['fast']:.1f}")
+            print(f"{family}_speedup_{label}={rates['fast'] / rates['reference']:.2f}")
+            print(f"{family}_pixel_mean_abs_diff_{label}={difference:.4f}")
 
     print(f"preprocess_cosine_mean={statistics.mean(cosines):.5f}")
     print(f"preprocess_speedup_1080p={speedups['1080p']:.2f}")
