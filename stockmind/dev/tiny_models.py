@@ -30,7 +30,7 @@ CATALOGUE_WORDS = ("a", "photo", "of", "red", "blue", "green", "yellow", "circle
                    "on", "wooden", "table")
 
 
-def build_tiny_model(family: Family | str, folder: str | Path, dim: int = TINY_DIM, seed: int = 0,
+def build_tiny_model(family: Family | str, folder: str | Path, *, dim: int = TINY_DIM, seed: int = 0,
                      image_size: int = TINY_IMAGE_SIZE) -> str:
     """Save a tiny random `family` checkpoint making `dim`-dimensional vectors into `folder`.
 
