@@ -23,7 +23,8 @@ HF_HUB_PREFIX = "hf-hub:"
 LOCAL_DIR_PREFIX = "local-dir:"
 
 MAX_DIM = 4000
-"""pgvector's HNSW index takes halfvec columns of up to 4000 dimensions."""
+"""pgvector's HNSW index takes halfvec columns of up to 4000 dimensions: `stockmind.store.validation.MAX_DIM`,
+restated so that asking about a model does not import the store (psycopg, its pool)."""
 
 # What reading a config can raise: a missing file or hub entry (OSError), bad JSON or a malformed
 # hub id (ValueError), a config without the expected keys (KeyError, TypeError).

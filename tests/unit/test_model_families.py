@@ -267,6 +267,13 @@ def test_a_dimension_over_the_stores_limit_is_refused_from_the_config(folders, t
     one_line_config_error(str(folder), limit)
 
 
+def test_the_limit_is_the_stores_own():
+    from stockmind.embed.checkpoints import MAX_DIM
+    from stockmind.store.validation import MAX_DIM as STORE_MAX_DIM
+
+    assert MAX_DIM == STORE_MAX_DIM
+
+
 def test_a_model_over_the_limit_is_refused_before_its_weights_load(tmp_path, monkeypatch):
     folder = build_tiny_model(Family.CLIP, tmp_path, dim=4001)
     monkeypatch.setattr("stockmind.embed.embedder.load_towers", pytest.fail)
