@@ -86,7 +86,7 @@ def test_refusals_exit_2_with_one_line_and_change_nothing(catalogue, options, se
     with pytest.raises(ConfigError, match="no such folder"):
         run(options(stored_clients=(CLIENT,), model=str(tmp_path / "missing")))
     too_wide = build_tiny_model("clip", tmp_path / "wide", dim=4001)
-    with pytest.raises(ModelChangeRefused, match="at most 4000 dimensions"):
+    with pytest.raises(ConfigError, match="at most 4000 dimensions"):
         run(options(stored_clients=(CLIENT,), model=too_wide))
     with connect(database_url) as conn, reindex_lock(conn, CLIENT, second_model):
         with pytest.raises(ModelChangeRefused, match="already running"):
