@@ -121,10 +121,15 @@ class Searcher:
     def preprocessor(self):
         return self.models.default.preprocessor
 
+    def model_id_of(self, conn: psycopg.Connection, client_id: str, timings: Timings | None = None) -> str:
+        """The model that answers the tenant now: read per query (one indexed row), so that after an
+        activation the next query uses the new model."""
+        with (timings or Timings()).measure("sql_s"):
+            return active_model(conn, client_id) or self.model_id
+
     def model_for(self, conn: psycopg.Connection, client_id: str) -> QueryModel:
-        """The model that answers the tenant now (one indexed row read per query: after an
-        activation, the next query uses the new model); `ModelUnavailable` if it cannot be loaded."""
-        return self.models.get(active_model(conn, client_id) or self.model_id)
+        """The tenant's model, loaded; `ModelUnavailable` if it cannot be."""
+        return self.models.get(self.model_id_of(conn, client_id))
 
     # ----- embeddings ---------------------------------------------------------------------------
 
@@ -163,18 +168,21 @@ class Searcher:
         of `QUERY_ERRORS` for bad input (a foreign or unknown key, a cursor not of this query or of
         another model, an empty query, an undecodable image), `ModelUnavailable` if the model cannot
         be loaded."""
-        return self.search_with(conn, client_id, self.model_for(conn, client_id), query, timings)
+        timings = timings or Timings()
+        return self.search_with(conn, client_id, self.model_id_of(conn, client_id, timings), query, timings)
 
-    def search_with(self, conn: psycopg.Connection, client_id: str, model: QueryModel, query: SearchQuery,
+    def search_with(self, conn: psycopg.Connection, client_id: str, model_id: str, query: SearchQuery,
                     timings: Timings | None = None, *, text_vector: np.ndarray | None = None) -> SearchPage:
-        """`search` with `model`, resolved by the caller (a batch resolves it once for all its queries)."""
+        """`search` with `model_id`, resolved by the caller (a batch resolves it once for all its queries)."""
         if not 1 <= query.k <= self._settings.search_max_k:
             raise ValueError(f"k must be between 1 and {self._settings.search_max_k}, got {query.k}")
         timings = timings or Timings()
-        # The cursor first: a foreign or damaged one is refused before any embedding is paid for.
+        # The cursor first: a foreign, damaged or other model's one is refused before any load or
+        # embedding is paid for.
         digest = query.digest()
         after = None if query.cursor is None else self._signer(conn).open(query.cursor, client_id, digest,
-                                                                          model_id=model.model_id)
+                                                                          model_id=model_id)
+        model = self.models.get(model_id)
         with timings.measure("embed_s"):
             vector = self.query_vector(conn, client_id, query, model, text_vector)
         grouped = query.group == "sku"
@@ -182,7 +190,7 @@ class Searcher:
                         min_score=query.min_score, exclude_keys=query.example_keys, after=after)
         with timings.measure("sql_s"):
             # The model named, not left to the store: the vectors searched are the model's that
-            # embedded the query, even if the tenant's activation changed since `model_for`.
+            # embedded the query, even if the tenant's activation changed since `model_id_of`.
             ranked = search_page(conn, client_id, vector, spec, skus=query.skus, media_type=query.media_type,
                                  model_id=model.model_id)
         end = ranked.end(spec)
@@ -198,14 +206,14 @@ class Searcher:
         texts of all of them are embedded in one forward pass, all by the one model resolved for the
         batch (`ModelUnavailable` for the whole batch if it cannot be loaded)."""
         timings = timings or Timings()
-        model = self.model_for(conn, client_id)
+        model_id = self.model_id_of(conn, client_id, timings)
         texts = [query.text for query in queries if query.text is not None]
         with timings.measure("embed_s"):
-            vectors = iter(self.embed_texts(texts, model))
+            vectors = iter(self.embed_texts(texts, self.models.get(model_id)))
         answers: list[SearchPage | StockmindError] = []
         for query in queries:
             try:
-                answers.append(self.search_with(conn, client_id, model, query, timings,
+                answers.append(self.search_with(conn, client_id, model_id, query, timings,
                                                 text_vector=None if query.text is None else next(vectors)))
             except QUERY_ERRORS as error:
                 answers.append(error)
