@@ -37,10 +37,10 @@ def use_one_torch_thread_per_request() -> None:
 
 
 class Resources:
-    def __init__(self, pool: ConnectionPool, searcher: Searcher, refresher: ModelRefresher | None = None):
+    def __init__(self, pool: ConnectionPool, searcher: Searcher, refresh_s: float):
         self.pool = pool
         self.searcher = searcher
-        self._refresher = refresher
+        self._refresher = ModelRefresher(pool, searcher.models, refresh_s)
 
     @classmethod
     def open(cls, settings: Settings, searcher: Searcher | None = None) -> Resources:
@@ -52,19 +52,22 @@ class Resources:
         pool = connection_pool(settings.database_url, name="stockmind-search", max_size=POOL_MAX_SIZE,
                                timeout_s=POOL_TIMEOUT_S)
         try:
-            searcher = searcher or Searcher.from_settings(settings)
+            resources = cls(pool, searcher or Searcher.from_settings(settings), settings.models_refresh_s)
             # Every held model before the first query, so that none waits for a load (one that fails
             # costs its own tenants only); then the refresher follows new reindexes and retirements.
-            refresher = ModelRefresher(pool, searcher.models, settings.models_refresh_s)
-            refresher.refresh()
+            resources.refresh_models()
         except BaseException:
             pool.close()
             raise
-        return cls(pool, searcher, refresher.start())
+        resources._refresher.start()
+        return resources
+
+    def refresh_models(self) -> None:
+        """Load the models tenants newly hold and unload the rest now, as the refresher does each interval."""
+        self._refresher.refresh()
 
     def close(self) -> None:
-        if self._refresher is not None:
-            self._refresher.stop()
+        self._refresher.stop()
         self.pool.close()
 
     def database_ready(self) -> bool:
