@@ -120,6 +120,9 @@ class Settings:
     # An object the stream or the backfill reads into memory: sized for product video.
     max_object_bytes: int = _setting("STOCKMIND_MAX_OBJECT_BYTES", _positive(int), 2 * 1024**3)
     search_max_k: int = _setting("STOCKMIND_SEARCH_MAX_K", _positive(int), 100)
+    # How often the search service looks for models tenants newly hold (or no longer hold): a model
+    # activated in between is loaded by its tenant's first query instead.
+    models_refresh_s: float = _setting("STOCKMIND_MODELS_REFRESH_S", _positive(float), 10.0)
     # Each API key's default rate limit (a key may have its own: `stockmind keys limit`): the rate a
     # caller may keep up, and how many requests it may send at once (stockmind/service/rate_limits.py).
     rate_limit_per_s: float = _setting("STOCKMIND_RATE_LIMIT_PER_S", _positive(float), 10.0)

@@ -36,7 +36,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _search(args: argparse.Namespace) -> int:
     from stockmind.service.search import PAGING_DEPTH, Searcher, SearchQuery, normalised_query
-    from stockmind.store import connect
+    from stockmind.store import active_model, connect
 
     settings = Settings.from_env(require=["DATABASE_URL"])
     problem = _problem(args, settings.search_max_k, PAGING_DEPTH)
@@ -53,8 +53,10 @@ def _search(args: argparse.Namespace) -> int:
                         group=args.group, per_group=args.per_group, min_score=args.min_score,
                         skus=tuple(args.sku) if args.sku else None,
                         media_type=MediaType(args.media_type) if args.media_type else None)
-    searcher = Searcher.from_settings(settings)
     with connect(settings.database_url) as conn:
+        # The client's own model as the searcher's default: the one model this command loads.
+        model = active_model(conn, args.client) or settings.model
+        searcher = Searcher.from_settings(dataclasses.replace(settings, model=model))
         page = searcher.search(conn, args.client, query)
         for _ in range(args.page - 1):  # pages are reached by their cursors, as over HTTP
             if page.next_cursor is None:

@@ -1,12 +1,14 @@
 """Paging cursors: where a page ended, sealed so that only this service's own cursors are accepted,
-and only for the tenant and the query they were given out for.
+and only for the tenant, the query and the model they were given out for.
 
 A cursor is `<payload>.<tag>`, both base64url: the payload is the last item's score, key and depth
-(JSON; nothing in it is secret: the key is the caller's own media or SKU), the tag an HMAC-SHA256
-over the tenant, the query's digest and the payload. So a cursor altered in any byte, or replayed
-against another tenant or another query, fails the tag check: one answer for all three, since a
-caller need not learn which. The key comes from the database (`service_secrets`), shared by
-every replica.
+and the model that ranked the page (JSON; nothing in it is secret: the key is the caller's own media
+or SKU, the model is named in every response), the tag an HMAC-SHA256 over the tenant, the query's
+digest and the payload. So a cursor altered in any byte, or replayed against another tenant or
+another query, fails the tag check: one answer for all three, since a caller need not learn which.
+An intact cursor of another model (the tenant's active model changed since) is refused too, saying
+so: a position in one model's order of scores means nothing in another's. The key comes from the
+database (`service_secrets`), shared by every replica.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ _TAG_BYTES = 16  # 128 bits: forging one is as hard as guessing the key
 
 
 class InvalidCursor(StockmindError):
-    """A cursor this service did not give out for this tenant and query."""
+    """A cursor this service did not give out for this tenant, query and model."""
 
 
 class CursorSigner:
@@ -35,13 +37,13 @@ class CursorSigner:
             raise ValueError("a cursor key needs at least 16 bytes")
         self._secret = secret
 
-    def seal(self, client_id: str, query_digest: bytes, position: Position) -> str:
-        payload = json.dumps({"s": position.score, "k": position.key, "n": position.depth},
+    def seal(self, client_id: str, query_digest: bytes, position: Position, *, model_id: str) -> str:
+        payload = json.dumps({"s": position.score, "k": position.key, "n": position.depth, "m": model_id},
                              separators=(",", ":"), ensure_ascii=False).encode()
         return f"{_b64(payload)}.{_b64(self._tag(client_id, query_digest, payload))}"
 
-    def open(self, cursor: str, client_id: str, query_digest: bytes) -> Position:
-        """The position `cursor` holds; `InvalidCursor` unless it is intact and this query's."""
+    def open(self, cursor: str, client_id: str, query_digest: bytes, *, model_id: str) -> Position:
+        """The position `cursor` holds; `InvalidCursor` unless it is intact, this query's and `model_id`'s."""
         problem = InvalidCursor("cursor: not a cursor of this query (it is damaged, or from another query or client)")
         if len(cursor) > MAX_CURSOR_CHARS or cursor.count(".") != 1:
             raise problem
@@ -53,10 +55,13 @@ class CursorSigner:
         if not hmac.compare_digest(tag, self._tag(client_id, query_digest, payload)):
             raise problem
         fields = json.loads(payload)  # well-formed: we wrote it, and the tag proves it unchanged
-        score, key, depth = fields["s"], fields["k"], fields["n"]
+        score, key, depth, model = fields["s"], fields["k"], fields["n"], fields.get("m")
         if not (isinstance(score, float | int) and math.isfinite(score) and isinstance(key, str)
                 and isinstance(depth, int) and depth >= 1):
             raise problem
+        if model != model_id:  # None: given out before cursors named their model, so of an unknown one
+            raise InvalidCursor("cursor: this client's search model changed since the cursor was given out;"
+                                " start the search again without a cursor")
         return Position(float(score), key, depth)
 
     def _tag(self, client_id: str, query_digest: bytes, payload: bytes) -> bytes:

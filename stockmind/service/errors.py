@@ -2,12 +2,13 @@
 
 Bad input is the caller's to fix and says what is wrong (400/401/404/413/415/422); a key over its
 rate limit gets a 429 with Retry-After (rate_limits.py); a failure of ours is a 503 (a dependency is
-down) or a bare 500 whose details go to the log, never to the body.
+down, or the tenant's model failed to load) or a bare 500 whose details go to the log, never to the body.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 
 import psycopg
 import psycopg_pool
@@ -19,6 +20,7 @@ from starlette.exceptions import HTTPException
 from stockmind.errors import InvalidMediaKey, MediaTooLarge, UndecodableMedia
 from stockmind.service.combine import EmptyQuery
 from stockmind.service.cursors import InvalidCursor
+from stockmind.service.query_models import ModelUnavailable
 from stockmind.service.search import MediaNotFound
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           413: "body_too_large", 415: "unsupported_media_type", 422: "invalid_parameters",
           429: "rate_limited", 503: "unavailable"}
+MODEL_UNAVAILABLE = "model_unavailable"
 
 # The caller's input errors raised below the HTTP layer: (status, code; None: the error's own `reason`).
 _INPUT_ERRORS: dict[type[Exception], tuple[int, str | None]] = {
@@ -58,6 +61,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     for error_type in _INPUT_ERRORS:
         app.add_exception_handler(error_type, _input_error)
+    app.add_exception_handler(ModelUnavailable, _model_unavailable)
     app.add_exception_handler(psycopg.OperationalError, _unavailable)
     app.add_exception_handler(psycopg_pool.PoolTimeout, _unavailable)
     app.add_exception_handler(Exception, _internal)
@@ -92,6 +96,13 @@ async def _input_error(request: Request, error: Exception) -> JSONResponse:
 async def _unavailable(request: Request, error: Exception) -> JSONResponse:
     log.warning("%s %s: database unavailable: %s", request.method, request.url.path, error)
     return json_error(503, "unavailable", "the database is unavailable; retry later")
+
+
+async def _model_unavailable(request: Request, error: ModelUnavailable) -> JSONResponse:
+    # The refresher tries the model again each interval: no sooner is worth asking.
+    retry_s = math.ceil(request.app.state.settings.models_refresh_s)
+    return json_error(503, MODEL_UNAVAILABLE, str(error), headers={"Retry-After": str(retry_s)},
+                      model_id=error.model_id)
 
 
 async def _internal(request: Request, error: Exception) -> JSONResponse:

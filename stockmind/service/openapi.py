@@ -31,7 +31,7 @@ class Error(BaseModel):
     code: str = Field(description="stable and machine-readable: unauthorized, invalid_parameters, "
                                   "invalid_media_key, undecodable_media, decompression_bomb, media_not_found, "
                                   "body_too_large, media_too_large, unsupported_media_type, rate_limited, "
-                                  "unavailable, internal_error, ...")
+                                  "unavailable, model_unavailable (with `model_id`), internal_error, ...")
     message: str = Field(description="for people; it may change")
     problems: list[Problem] | SkipJsonSchema[None] = Field(
         default=None, description="with invalid_parameters from request validation: each invalid field")
@@ -66,7 +66,8 @@ _STATUSES: dict[int, tuple[str, dict[str, Any]]] = {
           "(invalid_media_key)", {}),
     429: ("over the API key's rate limit (rate_limited); retry after Retry-After seconds", _RATE_HEADERS),
     500: ("internal error (internal_error); the details are in the service log, never in the body", {}),
-    503: ("the service is starting or a dependency is down (unavailable); retry later",
+    503: ("the service is starting or a dependency is down (unavailable), or the caller's search model failed "
+          "to load (model_unavailable, naming it in `model_id`); retry later",
           {"Retry-After": _header("seconds to wait, when known")}),
 }
 

@@ -81,8 +81,10 @@ class Product:
 
 @dataclass(frozen=True)
 class SearchPage:
-    """`results` (media) or, grouped, `products`; `next_cursor` None on the last page."""
+    """`results` (media) or, grouped, `products`; `next_cursor` None on the last page; `model_id`
+    the model whose vectors (and query embedding) made the page."""
 
     results: list[SearchResult] | None = None
     products: list[Product] | None = None
     next_cursor: str | None = None
+    model_id: str | None = None

@@ -1,8 +1,9 @@
-"""What the service holds while it runs: a connection pool and a `Searcher` with its model loaded.
+"""What the service holds while it runs: a connection pool, a `Searcher` with every model the
+tenants hold loaded, and the refresher that keeps those in step (model_refresher.py).
 
-`open` loads the model (seconds for the production CLIP), so the app opens its resources in a
-background thread at start-up: /healthz answers at once, /readyz says 503 until the model and the
-database are there, and search endpoints answer 503 meanwhile rather than hang.
+`open` loads the models (seconds each for the production CLIP), so the app opens its resources in a
+background thread at start-up: /healthz answers at once, /readyz says 503 until the default model
+and the database are there, and search endpoints answer 503 meanwhile rather than hang.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from stockmind.config import Settings
 from stockmind.errors import SchemaNotReady, StockmindError
+from stockmind.service.model_refresher import ModelRefresher
 from stockmind.service.search import Searcher
 from stockmind.store import connection_pool, is_migrated
 from stockmind.store.migrations import pending_migrations
@@ -35,9 +37,10 @@ def use_one_torch_thread_per_request() -> None:
 
 
 class Resources:
-    def __init__(self, pool: ConnectionPool, searcher: Searcher):
+    def __init__(self, pool: ConnectionPool, searcher: Searcher, refresh_s: float):
         self.pool = pool
         self.searcher = searcher
+        self._refresher = ModelRefresher(pool, searcher.models, refresh_s)
 
     @classmethod
     def open(cls, settings: Settings, searcher: Searcher | None = None) -> Resources:
@@ -49,13 +52,22 @@ class Resources:
         pool = connection_pool(settings.database_url, name="stockmind-search", max_size=POOL_MAX_SIZE,
                                timeout_s=POOL_TIMEOUT_S)
         try:
-            searcher = searcher or Searcher.from_settings(settings)
+            resources = cls(pool, searcher or Searcher.from_settings(settings), settings.models_refresh_s)
+            # Every held model before the first query, so that none waits for a load (one that fails
+            # costs its own tenants only); then the refresher follows new reindexes and retirements.
+            resources.refresh_models()
         except BaseException:
             pool.close()
             raise
-        return cls(pool, searcher)
+        resources._refresher.start()
+        return resources
+
+    def refresh_models(self) -> None:
+        """Load the models tenants newly hold and unload the rest now, as the refresher does each interval."""
+        self._refresher.refresh()
 
     def close(self) -> None:
+        self._refresher.stop()
         self.pool.close()
 
     def database_ready(self) -> bool:
@@ -82,7 +94,8 @@ class ResourceSlot:
     def _load(self, settings: Settings) -> None:
         try:
             self._resources = Resources.open(settings)
-            log.info("search service ready (model %s)", self._resources.searcher.model_id)
+            models = ", ".join(model.model_id for model in self._resources.searcher.models.loaded())
+            log.info("search service ready (models %s)", models)
         except StockmindError as error:  # a known cause, named in one line; /readyz reports it too
             log.error("search service failed to load its resources: %s", error)
             self._error = error
@@ -94,7 +107,7 @@ class ResourceSlot:
 
     def get(self) -> Resources:
         if self._resources is None:
-            raise NotReady(f"failed to start: {self._error}" if self._error else "starting: the model is loading")
+            raise NotReady(f"failed to start: {self._error}" if self._error else "starting: the models are loading")
         return self._resources
 
     def wait(self, timeout_s: float) -> bool:

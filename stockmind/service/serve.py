@@ -3,8 +3,9 @@
     serve run stockmind.service.serve:app_builder num_replicas=2 num_gpus=1    # on a cluster
     stockmind serve --ray --replicas 2 --num-gpus 1                            # the same, from the CLI
 
-Each replica loads the model and opens its pool in its constructor, so Serve routes traffic to it
-only once it can answer. See stockmind/service/README.md for the deploy steps.
+Each replica loads every model the tenants hold and opens its pool in its constructor, so Serve
+routes traffic to it only once it can answer any tenant; its refresher thread then follows the
+tenants' models (stockmind/service/model_refresher.py). See stockmind/service/README.md for the deploy steps.
 """
 
 from __future__ import annotations

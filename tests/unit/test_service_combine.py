@@ -32,17 +32,32 @@ def test_nothing_to_search_with_is_an_empty_query(parts):
         combine(**parts)
 
 
+class LengthEmbedder:
+    """Each text's vector is its length, `dim` times over; `calls` lists what each forward pass got."""
+
+    def __init__(self, model_id: str = "m", dim: int = 2):
+        self.model_id, self.dim, self.calls = model_id, dim, []
+
+    def embed_texts(self, texts):
+        self.calls.append(list(texts))
+        return np.stack([np.full(self.dim, float(len(t)), np.float32) for t in texts])
+
+
 def test_text_vectors_embed_what_they_lack_in_one_call_and_evict_the_oldest():
-    calls = []
+    embedder = LengthEmbedder()
+    cache = TextVectors(size=2)
+    first = cache.get_many(embedder, ["a", "bb", "a"])
+    assert embedder.calls == [["a", "bb"]] and [v[0] for v in first] == [1, 2, 1]
+    cache.get_many(embedder, ["bb", "ccc"])
+    assert embedder.calls[-1] == ["ccc"]
+    cache.get(embedder, "a")  # evicted by "ccc" (the least recently used)
+    assert embedder.calls[-1] == ["a"] and not first[0].flags.writeable
 
-    def embed(texts):
-        calls.append(list(texts))
-        return np.stack([np.full(2, float(len(t)), np.float32) for t in texts])
 
-    cache = TextVectors(embed, size=2)
-    first = cache.get_many(["a", "bb", "a"])
-    assert calls == [["a", "bb"]] and [v[0] for v in first] == [1, 2, 1]
-    cache.get_many(["bb", "ccc"])
-    assert calls[-1] == ["ccc"]
-    cache.get("a")  # evicted by "ccc" (the least recently used)
-    assert calls[-1] == ["a"] and not first[0].flags.writeable
+def test_text_vectors_of_one_text_are_kept_per_model():
+    small, large = LengthEmbedder("small", dim=2), LengthEmbedder("large", dim=3)
+    cache = TextVectors()
+    assert cache.get(small, "red").shape == (2,)
+    assert cache.get(large, "red").shape == (3,)  # not the other model's cached vector
+    assert cache.get(small, "red").shape == (2,)
+    assert small.calls == [["red"]] and large.calls == [["red"]]

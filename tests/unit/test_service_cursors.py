@@ -1,4 +1,4 @@
-"""Cursors: round trips, and every way of misusing one is the same refusal."""
+"""Cursors: round trips; every way of misusing one is the same refusal, but for one of another model, which says so."""
 
 import pytest
 
@@ -8,11 +8,13 @@ from stockmind.store import Position
 
 SIGNER = CursorSigner(b"k" * 32)
 DIGEST = SearchQuery(text="red").digest()
+MODEL = "stockmind-clip-small"
 
 
 def test_a_cursor_gives_back_its_position_exactly():
     position = Position(0.12345678901234567, "clients/acme/products/s/media/image/ä.jpg", 40)
-    assert SIGNER.open(SIGNER.seal("acme", DIGEST, position), "acme", DIGEST) == position
+    assert SIGNER.open(SIGNER.seal("acme", DIGEST, position, model_id=MODEL), "acme", DIGEST,
+                       model_id=MODEL) == position
 
 
 @pytest.mark.parametrize("client, digest, signer", [
@@ -20,25 +22,31 @@ def test_a_cursor_gives_back_its_position_exactly():
     ("acme", DIGEST, CursorSigner(b"x" * 32)),
 ])
 def test_another_tenant_query_or_key_refuses_it(client, digest, signer):
-    cursor = SIGNER.seal("acme", DIGEST, Position(0.5, "k", 3))
-    with pytest.raises(InvalidCursor):
-        signer.open(cursor, client, digest)
+    cursor = SIGNER.seal("acme", DIGEST, Position(0.5, "k", 3), model_id=MODEL)
+    with pytest.raises(InvalidCursor, match="not a cursor of this query"):
+        signer.open(cursor, client, digest, model_id=MODEL)
+
+
+def test_a_cursor_of_another_model_is_refused_saying_the_model_changed():
+    cursor = SIGNER.seal("acme", DIGEST, Position(0.5, "k", 3), model_id=MODEL)
+    with pytest.raises(InvalidCursor, match="model changed.*start the search again"):
+        SIGNER.open(cursor, "acme", DIGEST, model_id="another-model")
 
 
 def test_every_altered_character_is_refused():
-    cursor = SIGNER.seal("acme", DIGEST, Position(0.5, "key", 3))
+    cursor = SIGNER.seal("acme", DIGEST, Position(0.5, "key", 3), model_id=MODEL)
     for at in range(len(cursor)):
         if cursor[at] == ".":
             continue
         altered = cursor[:at] + ("A" if cursor[at] != "A" else "B") + cursor[at + 1:]
         with pytest.raises(InvalidCursor):
-            SIGNER.open(altered, "acme", DIGEST)
+            SIGNER.open(altered, "acme", DIGEST, model_id=MODEL)
 
 
 @pytest.mark.parametrize("garbage", ["", ".", "a.b.c", "abc", "é.é", "x" * 3000, "!!!.???"])
 def test_garbage_is_refused_not_a_crash(garbage):
     with pytest.raises(InvalidCursor):
-        SIGNER.open(garbage, "acme", DIGEST)
+        SIGNER.open(garbage, "acme", DIGEST, model_id=MODEL)
 
 
 def test_a_short_key_is_refused():

@@ -28,7 +28,7 @@ from stockmind.service.routes.duplicate_models import (
     NearDuplicate,
 )
 from stockmind.service.search import MediaNotFound
-from stockmind.store import identical_groups, identical_media, near_media
+from stockmind.store import active_model, identical_groups, identical_media, near_media
 
 # Measured with the test CLIP (bench/duplicate_threshold.py, 48 products): a photo's JPEG re-encodes
 # (q75, q50) and resizes (90%, 115%) score >= 0.9967 against it, 3%-cropped copies 0.955..0.9997
@@ -84,10 +84,12 @@ def _of_key(res, settings: Settings, client: str, key: str, min_score: float, li
         if identical is None:
             raise MediaNotFound(f"no media {key!r} for this client")
         same = {m.key for m in identical}
-        near = near_media(conn, client, key, model_id=res.searcher.model_id, min_score=min_score, bucket=bucket,
+        # Only stored vectors are compared: the tenant's active model's, with no model to load.
+        model_id = active_model(conn, client) or res.searcher.model_id
+        near = near_media(conn, client, key, model_id=model_id, min_score=min_score, bucket=bucket,
                           limit=limit + len(same))
     return DuplicatesOfKey(
-        client_id=client, key=key, model_id=res.searcher.model_id, min_score=min_score,
+        client_id=client, key=key, model_id=model_id, min_score=min_score,
         identical=[DuplicateMedia(key=m.key, sku=m.sku, media_type=m.media_type, url=res.searcher.url(m.bucket, m.key))
                    for m in identical],
         near=[NearDuplicate(key=h.key, sku=h.sku, media_type=h.media_type, score=h.score,

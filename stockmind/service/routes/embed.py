@@ -1,4 +1,5 @@
-"""Embedding endpoints: the model's vectors for texts or an image, with the model id and dimension."""
+"""Embedding endpoints: the vectors of texts or an image by the caller's active model (the one its
+searches use, so the vectors compare with its stored ones), with the model id and dimension."""
 
 from typing import Annotated
 
@@ -9,6 +10,7 @@ from stockmind.config import Settings
 from stockmind.service.auth import ClientId
 from stockmind.service.deps import ResourcesDep
 from stockmind.service.openapi import UNDECODABLE_UPLOAD, authenticated, image_upload
+from stockmind.service.query_models import QueryModel
 from stockmind.service.routes.models import ImageEmbedding, TextEmbeddings, TextsIn
 from stockmind.service.routes.uploads import FIELD, read_upload
 
@@ -19,8 +21,9 @@ def router(settings: Settings) -> APIRouter:
     @routes.post("/text", response_model=TextEmbeddings, summary="Embed up to 64 texts",
                  responses=authenticated(body=True))
     def embed_text(body: TextsIn, client: ClientId, res: ResourcesDep) -> TextEmbeddings:
-        vectors = [res.searcher.embed_text(text) for text in body.cleaned()]
-        return TextEmbeddings(model_id=res.searcher.model_id, dim=res.searcher.embedder.dim,
+        model = _model_of(res, client)
+        vectors = res.searcher.embed_texts(body.cleaned(), model)
+        return TextEmbeddings(model_id=model.model_id, dim=model.dim,
                               embeddings=[vector.tolist() for vector in vectors])
 
     @routes.post("/image", response_model=ImageEmbedding, summary="Embed one uploaded image",
@@ -29,8 +32,13 @@ def router(settings: Settings) -> APIRouter:
                                                            json_schema_extra={"minLength": 1})],
                           client: ClientId, res: ResourcesDep) -> ImageEmbedding:
         data = await read_upload(file, settings.max_upload_bytes)
-        vector = await run_in_threadpool(res.searcher.embed_image, data)
-        return ImageEmbedding(model_id=res.searcher.model_id, dim=res.searcher.embedder.dim,
-                              embedding=vector.tolist())
+        model = await run_in_threadpool(_model_of, res, client)  # a query, and maybe a load: off the event loop
+        vector = await run_in_threadpool(model.embed_image, data)
+        return ImageEmbedding(model_id=model.model_id, dim=model.dim, embedding=vector.tolist())
 
     return routes
+
+
+def _model_of(res, client: str) -> QueryModel:
+    with res.pool.connection() as conn:
+        return res.searcher.model_for(conn, client)

@@ -3,6 +3,8 @@ and its two shortcuts, by text (GET /v1/search) and by an uploaded image or a st
 (POST /v1/search/image), which take the paging and filters as query parameters.
 
 The client id always comes from the API key (`ClientId`); filters narrow the tenant's own results.
+Each query is answered by the tenant's active model, which the response names (`model_id`); a
+tenant whose model cannot be loaded gets a 503 (`model_unavailable`) naming it.
 Each response carries a Server-Timing header (embed, sql, presign) so latency can be attributed.
 """
 
@@ -54,7 +56,8 @@ _IMAGE_BODY = {
 }
 
 
-_INVALID_CURSOR = "a cursor that is not this query's (invalid_cursor)"
+_INVALID_CURSOR = ("a cursor that is not this query's, or was given out before the caller's search model changed"
+                   " (invalid_cursor)")
 _EXAMPLE_NOT_FOUND = "an example key names no media of the caller's (media_not_found); another tenant's reads the same"
 
 
@@ -134,7 +137,7 @@ def router(settings: Settings) -> APIRouter:
                 status, code = input_problem(page)
                 answers.append(BatchAnswer(status=status, error=ErrorOut(code=code, message=str(page))))
             else:
-                answers.append(BatchAnswer(status=200, body=SearchResponse.of(client, res.searcher.model_id, page)))
+                answers.append(BatchAnswer(status=200, body=SearchResponse.of(client, page)))
         return BatchResponse(responses=answers)
 
     return routes
@@ -176,7 +179,7 @@ def _answer(response: Response, res, client: str, query: SearchQuery) -> SearchR
     with res.pool.connection() as conn:
         page = res.searcher.search(conn, client, query, timings)
     response.headers["Server-Timing"] = server_timing(timings)
-    return SearchResponse.of(client, res.searcher.model_id, page)
+    return SearchResponse.of(client, page)
 
 
 def server_timing(timings: Timings) -> str:

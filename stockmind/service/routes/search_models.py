@@ -139,17 +139,18 @@ class ProductOut(BaseModel):
 
 class SearchResponse(BaseModel):
     client_id: str
-    model_id: str
+    model_id: str = Field(description="the model that ranked the page: the tenant's active model when it was asked")
     results: list[Result] | None = Field(None, description="the media, best first (absent with group=sku)")
     products: list[ProductOut] | None = Field(None, description="the products, best first (only with group=sku)")
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last one")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page (refused once the tenant's"
+                                                " model changes); null on the last one")
 
     @classmethod
-    def of(cls, client_id: str, model_id: str, page: SearchPage) -> SearchResponse:
+    def of(cls, client_id: str, page: SearchPage) -> SearchResponse:
         if page.products is not None:
-            return cls(client_id=client_id, model_id=model_id, next_cursor=page.next_cursor,
+            return cls(client_id=client_id, model_id=page.model_id, next_cursor=page.next_cursor,
                        products=[ProductOut.of(p) for p in page.products])
-        return cls(client_id=client_id, model_id=model_id, next_cursor=page.next_cursor,
+        return cls(client_id=client_id, model_id=page.model_id, next_cursor=page.next_cursor,
                    results=[Result.of(r) for r in page.results])
 
 

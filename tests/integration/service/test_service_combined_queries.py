@@ -115,8 +115,9 @@ def test_a_batch_answers_each_query_in_order_as_it_would_alone(service, monkeypa
     queries = [{"text": texts[0], "k": 3}, {"text": texts[1], "k": 2, "group": "sku"},
                {"text": texts[0], "positive": [foreign]}, {"text": texts[2], "k": 4, "min_score": -1}]
     calls = []
-    embed = service.searcher._texts._embed_texts
-    monkeypatch.setattr(service.searcher._texts, "_embed_texts", lambda batch: calls.append(batch) or embed(batch))
+    embedder = service.searcher.embedder  # the tenants' model: the session's catalogue is embedded with the default
+    embed = embedder.embed_texts
+    monkeypatch.setattr(embedder, "embed_texts", lambda batch: calls.append(batch) or embed(batch))
     with service.client("acme") as api:
         batch = api.post("/v1/search/batch", json={"queries": queries})
         alone = [api.post("/v1/search", json=query) for query in queries]

@@ -106,3 +106,4 @@ def test_readyz_reports_the_model_and_healthz_is_ok(service):
         ready = api.get("/readyz")
         assert api.get("/healthz").json() == {"status": "ok"}
     assert ready.status_code == 200 and ready.json()["model_id"] == service.searcher.model_id
+    assert [m["model_id"] for m in ready.json()["models"]] == [service.searcher.model_id]
