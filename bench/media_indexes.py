@@ -39,7 +39,7 @@ TABLES = {
 def media_rows(start: int) -> list[tuple]:
     return [
         (CLIENT, r, "bench-bucket", media_key(CLIENT, f"p{r % 97}", "image", f"{r}.jpg"), f"p{r % 97}",
-         "image", "active", f"e{r}", None, None, None, 1, "bench-model", 1)
+         "image", "active", f"e{r}", None, None, None, 1, 1)
         for r in range(start, start + BATCH)
     ]
 

@@ -138,10 +138,10 @@ class LoadRates:
 
 RAW_MEDIA_COPY = (
     "COPY {table} (client_id, media_id, bucket, key, sku, media_type, status, etag, version_id, sequencer,"
-    " event_time, size, model_id, frame_count) FROM STDIN WITH (FORMAT BINARY)"
+    " event_time, size, frame_count) FROM STDIN WITH (FORMAT BINARY)"
 )
 RAW_MEDIA_TYPES = ["text", "int8", "text", "text", "text", "text", "text", "text", "text", "text", "timestamptz",
-                   "int8", "text", "int4"]
+                   "int8", "int4"]
 RAW_VECTOR_TYPES = ["text", "int8", "int4", "float4", "text", "text", "text", HALFVEC_FIELD_TYPE]
 
 
@@ -192,7 +192,7 @@ def create_raw_tables(conn) -> None:
 def raw_rows(data: Dataset, rows) -> tuple[list[tuple], list[tuple]]:
     """(media rows, vector rows with their encoded halfvec) of these dataset rows."""
     media = [(f"tenant-{data.tenant_of[r]:02d}", int(r), BUCKET, key_of(int(data.tenant_of[r]), r), f"p{r % 97}",
-              "image", "active", f"e{r}", None, None, None, 1, MODEL, 1) for r in rows]
+              "image", "active", f"e{r}", None, None, None, 1, 1) for r in rows]
     vectors = [(f"tenant-{data.tenant_of[r]:02d}", int(r), 0, None, f"p{r % 97}", "image", MODEL, field)
                for r, field in zip(rows, halfvec_fields(data.vectors[rows]))]
     return media, vectors

@@ -133,3 +133,21 @@ def _build_open_clip(folder: Path, dim: int, image_size: int) -> None:
     save_file({name: tensor.contiguous() for name, tensor in model.state_dict().items()}, folder / OPEN_CLIP_WEIGHTS)
     (folder / OPEN_CLIP_CONFIG).write_text(json.dumps({"model_cfg": model_cfg, "preprocess_cfg": preprocess_cfg},
                                                       indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m stockmind.dev.tiny_models --family open_clip --dim 24 FOLDER`: a stand-in second model
+    for trying a model change where no hub is reachable (the README's walk-through)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--family", choices=[str(f) for f in Family], default=str(Family.CLIP))
+    parser.add_argument("--dim", type=int, default=TINY_DIM)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(build_tiny_model(args.family, args.folder.resolve(), dim=args.dim, seed=args.seed))
+
+
+if __name__ == "__main__":
+    main()

@@ -92,14 +92,15 @@ def stored_vectors(
 
 def storage_bytes(conn: psycopg.Connection) -> dict[str, int]:
     """On-disk bytes of every tenant's partitions, by part (`vectors`: the embeddings rows,
-    `hnsw`: their HNSW indexes, `media`: the media rows with their btrees), and the vector count;
+    `hnsw`: their HNSW indexes, `media`: the media rows and each model's record of them, with their
+    btrees), and the vector count;
     what sizing a server (docs/scaling.md) is based on."""
     (vectors, hnsw, media, count) = conn.execute(
         "SELECT"
         " coalesce(sum(pg_table_size(c.oid)) FILTER (WHERE c.relkind = 'r' AND c.relname LIKE 'embeddings_p_%%'), 0),"
         " coalesce(sum(pg_relation_size(c.oid)) FILTER (WHERE c.relkind = 'i' AND am.amname = 'hnsw'), 0),"
-        " coalesce(sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relkind = 'r' AND c.relname LIKE 'media_p_%%'),"
-        " 0), (SELECT count(*) FROM embeddings)"
+        " coalesce(sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relkind = 'r' AND (c.relname LIKE 'media_p_%%'"
+        " OR c.relname = 'media_models')), 0), (SELECT count(*) FROM embeddings)"
         " FROM pg_class c LEFT JOIN pg_am am ON am.oid = c.relam"
         " WHERE c.relnamespace = current_schema()::regnamespace"
     ).fetchone()

@@ -147,6 +147,7 @@ def drop_tenant(conn: psycopg.Connection, client_id: str) -> bool:
             return False
         for parent in ("embeddings", "media"):
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(f"{parent}_p_{suffix}")))
+        conn.execute("DELETE FROM media_models WHERE client_id = %s", (client_id,))
         conn.execute("DELETE FROM tenants WHERE client_id = %s", (client_id,))
     log.info("dropped tenant %r", client_id)
     return True

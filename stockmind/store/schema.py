@@ -193,10 +193,12 @@ ALTER TABLE embeddings ADD PRIMARY KEY (media_id, model_id, frame_no, client_id)
 
 -- One row per (object, model) that holds vectors: the object version (eTag, version id) it embedded.
 -- Keyed by media first: deletes and re-embeddings remove an object's rows of every model at once.
+-- No foreign keys: a bulk load writes one row per object, and a per-row referential check would cost
+-- more than the row (the writer registers tenants and models first; dropping a tenant deletes its rows).
 CREATE TABLE media_models (
-    client_id text NOT NULL REFERENCES tenants ON DELETE CASCADE,
+    client_id text NOT NULL,
     media_id bigint NOT NULL,
-    model_id text NOT NULL REFERENCES models,
+    model_id text NOT NULL,
     etag text,
     version_id text,
     frame_count integer NOT NULL,

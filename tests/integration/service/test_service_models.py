@@ -10,17 +10,14 @@ on the tenant's first query after it.
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import httpx
 import numpy as np
 import pytest
-import torch
-from transformers import CLIPConfig, CLIPModel
 
 from stockmind.config import Settings
-from stockmind.embed.models import SMALL_CLIP, resolve_model
+from stockmind.dev.tiny_models import build_tiny_model
 from stockmind.local.ports import free_port
 from stockmind.media.keys import media_key, parse_media_key
 from stockmind.media.types import MediaType
@@ -39,24 +36,6 @@ BROKEN_MODEL = "/nonexistent/stockmind-broken-clip"  # no such folder: the load 
 TINY_DIM = 24
 IMAGES_PER_TENANT = 6
 QUERY = "a red circle"
-
-
-def tiny_clip(folder) -> str:
-    """A randomly initialised CLIP of TINY_DIM, with our small CLIP's tokenizer and preprocessing."""
-    special = {"vocab_size": 618, "bos_token_id": 616, "eos_token_id": 617, "pad_token_id": 617,
-               "max_position_embeddings": 77}
-    config = CLIPConfig(
-        text_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
-                     "num_attention_heads": 2, **special},
-        vision_config={"image_size": 64, "patch_size": 32, "hidden_size": 32, "intermediate_size": 64,
-                       "num_hidden_layers": 1, "num_attention_heads": 2},
-        projection_dim=TINY_DIM,
-    )
-    torch.manual_seed(0)
-    CLIPModel(config).save_pretrained(folder)
-    for name in ("tokenizer.json", "tokenizer_config.json", "preprocessor_config.json"):
-        shutil.copy(f"{resolve_model(SMALL_CLIP)}/{name}", folder / name)
-    return str(folder)
 
 
 def photos(client: str) -> dict[str, bytes]:
@@ -97,7 +76,7 @@ def models(local_stack, stack_env, tmp_path_factory):
     migrate(database_url)
     settings = Settings.from_env({**service_env(stack_env, database_url), "STOCKMIND_MODELS_REFRESH_S": "3600"})
     bucket = settings.s3_bucket_name
-    tiny_id = tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+    tiny_id = build_tiny_model("clip", tmp_path_factory.mktemp("tiny-clip"), dim=TINY_DIM)
     resources = Resources.open(settings)  # before any vectors: no tenant holds a model yet
     try:
         small = resources.searcher.models.default
