@@ -20,12 +20,13 @@ HeldMap = dict[str, list[str]]
 
 
 class HeldModels:
-    """`read` returns {client_id: models, the active one first}; `on_change` is called (in the
-    refresh thread) after a read that changed the map."""
+    """`read` returns {client_id: models, the active one first}; `on_refresh` is called (in the
+    refresh thread) after each successful read, changed or not, so that whatever follows the map
+    (a pool that failed to load and is due another try) is looked at again."""
 
     def __init__(self, read: Callable[[], HeldMap], default_model: str, refresh_s: float,
-                 on_change: Callable[[], None] = lambda: None):
-        self._read, self._default, self._refresh_s, self._on_change = read, default_model, refresh_s, on_change
+                 on_refresh: Callable[[], None] = lambda: None):
+        self._read, self._default, self._refresh_s, self._on_refresh = read, default_model, refresh_s, on_refresh
         self._held: HeldMap | None = None
         self._read_once = threading.Event()
         self._stopping = threading.Event()
@@ -33,8 +34,8 @@ class HeldModels:
 
     @classmethod
     def from_store(cls, database_url: str, default_model: str, refresh_s: float,
-                   on_change: Callable[[], None] = lambda: None) -> HeldModels:
-        return cls(_StoreReader(database_url), default_model, refresh_s, on_change)
+                   on_refresh: Callable[[], None] = lambda: None) -> HeldModels:
+        return cls(_StoreReader(database_url), default_model, refresh_s, on_refresh)
 
     def start(self) -> None:
         self._thread.start()
@@ -73,7 +74,7 @@ class HeldModels:
         self._read_once.set()
         if changed:
             log.info("models held: %s", {model: count for model, count in sorted(self.tenants().items())})
-            self._on_change()
+        self._on_refresh()
 
     def _run(self) -> None:
         try:

@@ -96,7 +96,7 @@ class StreamIngestor:
         self.decode_on = resolve_placement(decode_on or settings.decode_on, self._pool.on_gpu)
         self._primary = self._pool.model_id
         self._held = HeldModels.from_store(settings.database_url, self._primary, options.models_refresh_s,
-                                           on_change=lambda: self._post(self._on_held_changed))
+                                           on_refresh=lambda: self._post(self._on_held_refreshed))
         self._held_pools = ModelPools(self._make_held_pool,
                                       on_change=lambda model: self._post(lambda: self._on_pool_changed(model)))
         # Objects waiting for the pool of their tenant's active model to load, with their bytes.
@@ -347,7 +347,7 @@ class StreamIngestor:
         item.waiting_for.discard(model)
         self._settle(item)
 
-    def _on_held_changed(self) -> None:
+    def _on_held_refreshed(self) -> None:
         self._held_pools.want(self._held.models() - {self._primary})
         for model in list(self._parked):
             self._on_pool_changed(model)

@@ -15,9 +15,9 @@ def test_a_tenant_gets_the_models_it_holds_active_first_and_a_new_tenant_the_str
     assert held.tenants() == {"new-model": 1, "old-model": 1}
 
 
-def test_a_failed_read_keeps_the_last_map_and_only_a_change_is_announced():
+def test_a_failed_read_keeps_the_last_map_and_each_successful_one_is_announced():
     reads = iter([{"acme": ["a"]}, {"acme": ["a"]}, ConnectionError("server gone"), {"acme": ["b"]}])
-    changes = []
+    refreshes = []
 
     def read():
         value = next(reads)
@@ -25,14 +25,14 @@ def test_a_failed_read_keeps_the_last_map_and_only_a_change_is_announced():
             raise value
         return value
 
-    held = HeldModels(read, "a", refresh_s=60, on_change=lambda: changes.append(held.needed("acme")))
+    held = HeldModels(read, "a", refresh_s=60, on_refresh=lambda: refreshes.append(held.needed("acme")))
     assert not held.wait_ready(0)
     for _ in range(3):
         held.refresh()
-    assert held.wait_ready(0) and held.needed("acme") == ["a"] and changes == [["a"]]
+    assert held.wait_ready(0) and held.needed("acme") == ["a"] and refreshes == [["a"], ["a"]]
 
     held.refresh()
-    assert changes == [["a"], ["b"]]
+    assert refreshes == [["a"], ["a"], ["b"]]
 
 
 def test_the_thread_reads_at_once_and_then_every_refresh_period_until_stopped():
