@@ -74,7 +74,8 @@ class EmbedderActor:
 
 class EmbedderPool:
     def __init__(self, model: str, size: int = 1, num_cpus: float = 0.5, num_gpus: float = 0.0,
-                 queue_per_actor: int = QUEUE_PER_ACTOR, max_task_retries: int = MAX_TASK_RETRIES):
+                 queue_per_actor: int = QUEUE_PER_ACTOR, max_task_retries: int = MAX_TASK_RETRIES,
+                 load_timeout_s: float | None = None):
         if size < 1:
             raise ValueError(f"the pool needs at least one actor, got size={size}")
         actor_class = ray.remote(EmbedderActor).options(
@@ -87,7 +88,7 @@ class EmbedderPool:
         self._closing = False
         # Waits for every model to load, so a bad checkpoint fails the start, not the first batch.
         try:
-            first, *_ = ray.get([actor.describe.remote() for actor in self._actors])
+            first, *_ = ray.get([actor.describe.remote() for actor in self._actors], timeout=load_timeout_s)
         except BaseException:
             self.close()  # the caller never gets the pool, so nothing else would free its actors
             raise

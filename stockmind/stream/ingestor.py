@@ -69,6 +69,9 @@ WRITE_RETRY_CAP_S = 15.0
 # Actors of each held model other than the stream's own: that load is a model being re-embedded
 # beside the live one, for a while, and on a GPU cluster each actor takes a GPU.
 HELD_POOL_SIZE = 1
+# An actor the cluster cannot place (no free GPU) would wait for ever, and with it the objects of a
+# tenant whose active model it is: after this long the pool counts as failed, and those are retried.
+HELD_POOL_LOAD_TIMEOUT_S = 600.0
 
 
 # The queue it consumes, where poison goes (never looked up: that would need sqs:GetQueueUrl), the store.
@@ -297,7 +300,8 @@ class StreamIngestor:
 
     def _make_held_pool(self, model: str) -> EmbedderPool:
         s = self._settings
-        return EmbedderPool(model, HELD_POOL_SIZE, s.embedder_num_cpus, s.embedder_num_gpus)
+        return EmbedderPool(model, HELD_POOL_SIZE, s.embedder_num_cpus, s.embedder_num_gpus,
+                            load_timeout_s=HELD_POOL_LOAD_TIMEOUT_S)
 
     def _embed_with_held_models(self, item: PendingObject, data: bytes) -> None:
         needed = self._held.needed(item.ref.client_id)

@@ -134,3 +134,18 @@ def test_uploads_get_every_held_models_vectors_until_the_old_model_is_retired(
     assert queue_counts(aws, aws.queue_url) == (0, 0)
     assert drain_dlq(aws) == []
 
+
+
+def test_a_pool_the_cluster_cannot_place_fails_after_its_load_timeout_and_frees_its_actor(ray_cluster):
+    from ray.exceptions import GetTimeoutError
+    from ray.util.state import list_actors
+
+    from stockmind.stream.embedders import EmbedderPool
+
+    with pytest.raises(GetTimeoutError):
+        EmbedderPool(TEST_MODEL, num_cpus=64, load_timeout_s=1)  # the session cluster has 2 CPUs
+
+    def pending() -> list:
+        return list_actors(address=ray_cluster.dashboard_url, filters=[("state", "=", "PENDING_CREATION")])
+
+    wait_for(lambda: not pending(), 30, "the unplaceable actor to be killed")
