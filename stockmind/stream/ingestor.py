@@ -9,6 +9,16 @@ committed (at-least-once delivery, exactly-once effect through the store's idemp
 Images are decoded in the loader threads or, with decode placed on the embedders (the default when
 they have GPUs; see `stockmind.decode.placement`), sent to them as files; an image the embedder cannot
 decode comes back as that image's error and is handled exactly like one the loader could not decode.
+
+Each upload is embedded with every model its tenant holds (`held_models`): the stream's own model
+(the primary) through the batches above, and each other held model by a pool of its own that
+prepares the object's bytes itself (`model_pools`); the object is written once every model has
+answered, one `MediaVectors` per model in the same transaction. Vectors are written only for the
+models the tenant holds at commit time: a tenant that switched to another model and retired the
+primary does not get the primary's vectors back (the primary still embeds its uploads: the price of
+one code path). A held model whose pool is not loaded yet is left out and counted (`missed`); the
+reindex that registered it makes a catch-up pass for those. The tenant's active model is never left
+out: the object waits for its pool, or its message is retried.
 """
 
 from __future__ import annotations
@@ -34,12 +44,14 @@ from stockmind.media.events import parse_s3_message
 from stockmind.media.keys import parse_media_key
 from stockmind.media.objects import ObjectMeta, s3_client
 from stockmind.media.types import EventKind, MediaType
-from stockmind.store import MediaRemoval, PgVectorWriter
+from stockmind.store import MediaRemoval, MediaVectors, PgVectorWriter
 from stockmind.stream.batching import BatchSlice, EmbedBatch, EmbedBatcher, EncodedBatch, EncodedBatcher
 from stockmind.stream.embedders import EmbedderPool
 from stockmind.stream.failures import FailurePolicy, is_poison, retry_delay_s
 from stockmind.stream.fetch import ObjectFetcher
+from stockmind.stream.held_models import HeldModels
 from stockmind.stream.metrics import StreamMetrics
+from stockmind.stream.model_pools import ModelPools, ModelUnavailable, PoolState
 from stockmind.stream.options import StreamOptions
 from stockmind.stream.receiver import Receiver
 from stockmind.stream.shutdown import ShutdownRequest
@@ -54,6 +66,12 @@ MAX_IDLE_TICK_S = 0.25
 EXTEND_WHEN_LEFT = 0.5
 WRITE_RETRY_BASE_S = 0.5
 WRITE_RETRY_CAP_S = 15.0
+# Actors of each held model other than the stream's own: that load is a model being re-embedded
+# beside the live one, for a while, and on a GPU cluster each actor takes a GPU.
+HELD_POOL_SIZE = 1
+# An actor the cluster cannot place (no free GPU) would wait for ever, and with it the objects of a
+# tenant whose active model it is: after this long the pool counts as failed, and those are retried.
+HELD_POOL_LOAD_TIMEOUT_S = 600.0
 
 
 # The queue it consumes, where poison goes (never looked up: that would need sqs:GetQueueUrl), the store.
@@ -79,6 +97,13 @@ class StreamIngestor:
             raise ValueError(f"preprocessor makes {self._preprocessor.image_size}px images, the model takes "
                              f"{self._pool.image_size}px")
         self.decode_on = resolve_placement(decode_on or settings.decode_on, self._pool.on_gpu)
+        self._primary = self._pool.model_id
+        self._held = HeldModels.from_store(settings.database_url, self._primary, options.models_refresh_s,
+                                           on_refresh=lambda: self._post(self._on_held_refreshed))
+        self._held_pools = ModelPools(self._make_held_pool,
+                                      on_change=lambda model: self._post(lambda: self._on_pool_changed(model)))
+        # Objects waiting for the pool of their tenant's active model to load, with their bytes.
+        self._parked: dict[str, list[tuple[PendingObject, bytes]]] = {}
         retries = Config(retries={"mode": "standard"}, max_pool_connections=options.load_threads + 4)
         self._source = SqsSource(boto3.client("sqs", region_name=settings.aws_region, config=retries),
                                  settings.sqs_queue_url, settings.dlq_url)
@@ -114,6 +139,10 @@ class StreamIngestor:
                  self._batcher.batch_size, self._settings.max_messages_in_flight, self._visibility_s,
                  self.decode_on)
         self._started_at = time.monotonic()
+        self._held.start()
+        # Until the map is read, a tenant that moved to another model cannot be told from a new one.
+        while not self._held.wait_ready(MAX_IDLE_TICK_S) and not self._shutdown.requested:
+            pass
         self._receiver.start()
         try:
             while not self._should_exit():
@@ -136,8 +165,21 @@ class StreamIngestor:
         snapshot = self.metrics.snapshot()
         snapshot.update(model_id=self._pool.model_id, decode_on=str(self.decode_on),
                         in_flight=self._receiver.in_flight,
-                        elapsed_s=round(time.monotonic() - self._started_at, 3))
+                        elapsed_s=round(time.monotonic() - self._started_at, 3),
+                        models=self._model_stats(snapshot["models"]))
         return snapshot
+
+    def _model_stats(self, counted: dict[str, dict[str, int]]) -> dict[str, dict]:
+        """Per model in use: its role, its pool's state, how many tenants hold it, objects written
+        with it and objects written without it."""
+        tenants = self._held.tenants()
+        models = {}
+        for model in sorted(self._held.models() | set(counted)):
+            primary = model == self._primary
+            state = PoolState.READY if primary else self._held_pools.state(model)
+            models[model] = {"role": "stream" if primary else "held", "pool": str(state) if state else "none",
+                             "tenants": tenants.get(model, 0), "written": 0, "missed": 0, **counted.get(model, {})}
+        return models
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -212,8 +254,8 @@ class StreamIngestor:
         future = self._loaders.submit(self._fetch_and_prepare, item)
         future.add_done_callback(lambda done: self._post(lambda: self._on_loaded(item, done)))
 
-    def _fetch_and_prepare(self, item: PendingObject) -> tuple[ObjectMeta, PreparedMedia | bytes] | None:
-        """(the version read, its pixel rows), or its bytes for an image the embedder decodes;
+    def _fetch_and_prepare(self, item: PendingObject) -> tuple[ObjectMeta, bytes, PreparedMedia | None] | None:
+        """(the version read, its bytes, its pixel rows: None for an image the embedder decodes);
         None when the key holds a newer object."""
         started = time.monotonic()
         fetched_object = self._fetcher.fetch(item.event)
@@ -223,11 +265,11 @@ class StreamIngestor:
             return None
         meta, data = fetched_object
         if self.decode_on is DecodePlacement.EMBEDDER and item.ref.media_type is MediaType.IMAGE:
-            return meta, data
+            return meta, data, None
         prepared = prepare_media(item.ref.media_type, data, self._preprocessor, fps=self._settings.video_fps,
                                  max_frames=self._settings.video_max_frames)
         self.metrics.stage("decode", time.monotonic() - fetched)
-        return meta, prepared
+        return meta, data, prepared
 
     def _on_loaded(self, item: PendingObject, done: Future) -> None:
         flight = item.message
@@ -244,14 +286,98 @@ class StreamIngestor:
             log.info("superseded key=%s etag=%s: the key holds a newer object now", item.event.key, item.event.etag)
             item.resolve()
         else:
-            meta, prepared = done.result()
-            if isinstance(prepared, bytes):
+            meta, data, prepared = done.result()
+            if prepared is None:
                 item.expect_vectors(meta, [None])
-                self._encoded.add(item, prepared)
+                self._encoded.add(item, data)
             else:
                 item.expect_vectors(meta, prepared.timestamps)
                 self._batcher.add(item, prepared.pixels)
+            self._embed_with_held_models(item, data)
         self._queue_if_settled(flight)
+
+    # --- the tenant's other held models: one pool each, whole objects --------------------------
+
+    def _make_held_pool(self, model: str) -> EmbedderPool:
+        s = self._settings
+        return EmbedderPool(model, HELD_POOL_SIZE, s.embedder_num_cpus, s.embedder_num_gpus,
+                            load_timeout_s=HELD_POOL_LOAD_TIMEOUT_S)
+
+    def _embed_with_held_models(self, item: PendingObject, data: bytes) -> None:
+        needed = self._held.needed(item.ref.client_id)
+        for model in needed:
+            if model == self._primary:
+                continue
+            if self._held_pools.get(model) is not None:
+                self._submit_object(item, model, data)
+            elif model == needed[0]:
+                self._wait_for_pool(item, model, data)
+            # else: written without it, counted as missed; the reindex's catch-up pass embeds it
+            if item.message.abandoned:
+                return
+
+    def _wait_for_pool(self, item: PendingObject, model: str, data: bytes) -> None:
+        """The tenant's searches use `model`: park the object until its pool is loaded (the message
+        stays in flight and its visibility is extended), or retry it if the pool failed to load."""
+        if self._held_pools.state(model) is PoolState.FAILED:
+            self._retry(item.message, ModelUnavailable(f"the pool of {model!r}, the tenant's active model,"
+                                                       " failed to load"), item.event.key)
+            return
+        item.waiting_for.add(model)
+        self._parked.setdefault(model, []).append((item, data))
+
+    def _submit_object(self, item: PendingObject, model: str, data: bytes) -> None:
+        started = time.monotonic()
+        item.waiting_for.add(model)
+        s = self._settings
+        future = self._held_pools.get(model).submit_object(item.ref.media_type, data, s.video_fps,
+                                                           s.video_max_frames, s.max_image_pixels)
+        future.add_done_callback(
+            lambda done: self._post(lambda: self._on_held_embedded(item, model, done, started)))
+
+    def _on_held_embedded(self, item: PendingObject, model: str, done: Future, started: float) -> None:
+        self.metrics.stage("embed_held", time.monotonic() - started)
+        if item.message.abandoned:
+            return
+        error = done.exception()
+        if error is not None:  # as the primary's: Ray already restarted the actor and replayed the call
+            self._retry(item.message, error, item.event.key)
+            return
+        result = done.result()
+        if isinstance(result, PoisonInput):
+            item.fail(result)
+        else:
+            item.held_vectors[model] = result
+        item.waiting_for.discard(model)
+        self._settle(item)
+
+    def _on_held_refreshed(self) -> None:
+        self._held_pools.want(self._held.models() - {self._primary})
+        for model in list(self._parked):
+            self._on_pool_changed(model)
+
+    def _on_pool_changed(self, model: str) -> None:
+        """A pool became ready, failed, or was dropped: what to do with the objects parked for it."""
+        state = self._held_pools.state(model)
+        for item, data in self._parked.pop(model, []):
+            if item.message.abandoned:  # an earlier object of its message was retried meanwhile
+                continue
+            item.waiting_for.discard(model)
+            if state is PoolState.READY:
+                self._submit_object(item, model, data)
+            elif state is PoolState.LOADING:
+                item.waiting_for.add(model)
+                self._parked.setdefault(model, []).append((item, data))
+            elif state is PoolState.FAILED:
+                self._retry(item.message, ModelUnavailable(f"the pool of {model!r}, the tenant's active model,"
+                                                           " failed to load"), item.event.key)
+            else:  # no tenant holds it any more
+                self._settle(item)
+
+    def _settle(self, item: PendingObject) -> None:
+        if item.answered:
+            item.resolve()
+            self._queue_if_settled(item.message)
 
     # --- embed: batches across messages, on the embedder pool ------------------------------
 
@@ -292,8 +418,8 @@ class StreamIngestor:
                 continue
             item.assembly.fill(piece, vectors)
             if item.assembly.complete:
-                item.resolve()
-                self._queue_if_settled(item.message)
+                item.primary_answered = True
+                self._settle(item)
 
     def _on_embedded_encoded(self, batch: EncodedBatch, done: Future, started: float) -> None:
         """Like `_on_embedded`; an image the embedder could not decode is that object's poison."""
@@ -309,11 +435,11 @@ class StreamIngestor:
             if item.message.abandoned:
                 continue
             if index in failures:
-                item.message.fail(failures[index], item.event.key)
+                item.fail(failures[index])
             else:
                 item.assembly.fill(BatchSlice(item, 0, 1, row_of[index]), vectors)
-            item.resolve()
-            self._queue_if_settled(item.message)
+            item.primary_answered = True
+            self._settle(item)
 
     def _retry_batch(self, owners: list[PendingObject], error: BaseException) -> None:
         # Ray already restarted the actor and replayed the call; what still fails is transient.
@@ -332,6 +458,9 @@ class StreamIngestor:
         if not self._to_commit or time.monotonic() < self._next_write_at:
             return
         flights, self._to_commit = self._to_commit, []
+        flights = self._without_unsearchable(flights)
+        if not flights:
+            return
         started = time.monotonic()
         try:
             self._write(flights)
@@ -351,6 +480,21 @@ class StreamIngestor:
             self._reject(flight, flight.poison, flight.poison_key)
         self._delete([f for f in flights if f.poison is None], succeeded=True)
 
+    def _without_unsearchable(self, flights: list[InFlightMessage]) -> list[InFlightMessage]:
+        """Retry the messages with an object that lacks its tenant's active model (the tenant switched
+        while it was embedded): written so, search could not find it."""
+        kept = []
+        for flight in flights:
+            lacking = [item for item in flight.embedded()
+                       if self._held.needed(item.ref.client_id)[0] not in item.models(self._primary)]
+            if lacking:
+                active = self._held.needed(lacking[0].ref.client_id)[0]
+                self._retry(flight, ModelUnavailable(f"the tenant's active model is now {active!r}, which"
+                                                     " did not embed this object"), lacking[0].event.key)
+            else:
+                kept.append(flight)
+        return kept
+
     def _write(self, flights: list[InFlightMessage]) -> None:
         try:
             self._write_rows(flights)
@@ -363,12 +507,21 @@ class StreamIngestor:
                     flight.fail(error, flight.objects[0].event.key if flight.objects else None)
 
     def _write_rows(self, flights: list[InFlightMessage]) -> None:
-        vectors = [item.media_vectors(self._pool.model_id) for f in flights for item in f.embedded()]
+        vectors = [v for f in flights for item in f.embedded() for v in self._vectors_to_write(item)]
         removals = [removal for f in flights for removal in f.removals]
         if vectors:
             self._writer.write(vectors)
         if removals:
             self.metrics.count("media_removed", self._writer.delete(removals))
+
+    def _vectors_to_write(self, item: PendingObject) -> list[MediaVectors]:
+        """Its vectors of the models its tenant holds now (read again here: a model may have been
+        retired since the object was sent), the active one first; the held models it lacks are noted."""
+        needed = self._held.needed(item.ref.client_id)
+        vectors = item.media_vectors(self._primary, needed)
+        item.written_models = [v.model_id for v in vectors]
+        item.missed_models = [model for model in needed if model not in item.models(self._primary)]
+        return vectors
 
     def _record_committed(self, flights: list[InFlightMessage]) -> None:
         now = datetime.now(timezone.utc)
@@ -377,6 +530,10 @@ class StreamIngestor:
                 continue
             for item in flight.embedded():
                 self.metrics.count("objects_embedded")
+                for model in item.written_models:
+                    self.metrics.model_count(model, "written")
+                for model in item.missed_models:
+                    self.metrics.model_count(model, "missed")
                 self.metrics.count("frames_embedded", len(item.timestamps))
                 if item.event.event_time is not None:
                     self.metrics.lag((now - item.event.event_time).total_seconds())
@@ -443,6 +600,8 @@ class StreamIngestor:
         self._run_posted()  # messages the receiver delivered meanwhile are released by _on_received
         self._loaders.shutdown(wait=False, cancel_futures=True)
         self._writer.close()
+        self._held.stop()
+        self._held_pools.close()
         if self._owns_pool:
             self._pool.close()
         log.info("stream stopped: %s", json.dumps(self.stats(), sort_keys=True))

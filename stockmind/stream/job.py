@@ -39,6 +39,9 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
                         help="threads fetching and decoding objects")
     parser.add_argument("--shutdown-grace-s", type=float, default=StreamOptions.shutdown_grace_s,
                         help="on SIGTERM, finish in-flight work for this long, then release the rest")
+    parser.add_argument("--models-refresh-s", type=float, default=StreamOptions.models_refresh_s,
+                        help="how often to re-read which models each tenant holds (each upload is embedded"
+                             " with all of them)")
     parser.add_argument("--ingestor-cpus", type=float, default=0.5, help="Ray CPUs of each ingestor actor")
     parser.add_argument("--stats-file", type=Path, help="write the run's final stats here as JSON")
 
@@ -54,7 +57,7 @@ def options_from_args(args: argparse.Namespace) -> StreamOptions:
     return StreamOptions(max_messages=args.max_messages, idle_exit_s=args.idle_exit_s,
                          receive_wait_s=args.receive_wait_s, receive_threads=args.receive_threads,
                          load_threads=args.load_threads,
-                         shutdown_grace_s=args.shutdown_grace_s)
+                         shutdown_grace_s=args.shutdown_grace_s, models_refresh_s=args.models_refresh_s)
 
 
 def run_job(args: argparse.Namespace) -> int:

@@ -3,7 +3,8 @@ and an in-process summary that `stats()` returns and the job logs at exit (the e
 reads it after a run).
 
 Counters: messages received/succeeded/failed/sent to the DLQ/retried/skipped (s3:TestEvent),
-objects and frames embedded, media removed. Histograms: batch sizes, seconds per stage (receive,
+objects and frames embedded, media removed; per model, objects written with it and objects written
+without it (its pool was not loaded yet). Histograms: batch sizes, seconds per stage (receive,
 fetch, decode, embed, write, delete), and the lag from the S3 event time to the commit.
 """
 
@@ -25,7 +26,12 @@ COUNTERS = {
     "frames_embedded": "vectors committed (one per image, one per sampled video frame)",
     "media_removed": "media removed by ObjectRemoved events",
 }
-STAGES = ("receive", "fetch", "decode", "embed", "write", "delete")
+# embed_held: a whole object embedded by the pool of a held model other than the stream's own.
+STAGES = ("receive", "fetch", "decode", "embed", "embed_held", "write", "delete")
+MODEL_OUTCOMES = {
+    "written": "objects whose vectors of this model were committed",
+    "missed": "objects committed without this model's vectors: its tenant holds it, its pool was not loaded",
+}
 _SECONDS_BOUNDARIES = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
 _BATCH_BOUNDARIES = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
@@ -41,6 +47,11 @@ class StreamMetrics:
         self._stage_calls: dict[str, int] = defaultdict(int)
         self._batch_rows: list[int] = []
         self._lags: list[float] = []
+        self._model_counts: dict[str, dict[str, int]] = {}
+        self._model_counter = ray_metrics.Counter(
+            f"{prefix}_model_objects_total", description="objects per model: " + "; ".join(
+                f"{name}: {text}" for name, text in MODEL_OUTCOMES.items()), tag_keys=("model", "outcome"),
+        )
         self._counters = {
             name: ray_metrics.Counter(f"{prefix}_{name}_total", description=text) for name, text in COUNTERS.items()
         }
@@ -61,6 +72,14 @@ class StreamMetrics:
         with self._lock:
             self._counts[name] += amount
         self._counters[name].inc(amount)
+
+    def model_count(self, model: str, outcome: str, amount: int = 1) -> None:
+        if outcome not in MODEL_OUTCOMES:
+            raise ValueError(f"expected one of {sorted(MODEL_OUTCOMES)}, got {outcome!r}")
+        with self._lock:
+            counts = self._model_counts.setdefault(model, dict.fromkeys(MODEL_OUTCOMES, 0))
+            counts[outcome] += amount
+        self._model_counter.inc(amount, tags={"model": model, "outcome": outcome})
 
     def stage(self, stage: str, seconds: float) -> None:
         with self._lock:
@@ -89,6 +108,7 @@ class StreamMetrics:
                 "mean_batch_rows": float(np.mean(self._batch_rows)) if self._batch_rows else 0.0,
                 "lag_p50_s": _percentile(self._lags, 50),
                 "lag_p99_s": _percentile(self._lags, 99),
+                "models": {model: dict(counts) for model, counts in sorted(self._model_counts.items())},
             }
 
 

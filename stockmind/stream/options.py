@@ -26,6 +26,9 @@ class StreamOptions:
     shutdown_grace_s: float = 2.0
     # First delay of the backoff for transient failures (doubles with each receive).
     retry_base_s: float = RETRY_BASE_S
+    # How often the models each tenant holds are re-read from the store: a model a reindex has just
+    # registered is embedded from the next refresh on (the reindex's catch-up pass covers the gap).
+    models_refresh_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.max_messages is not None and self.max_messages < 1:
@@ -36,3 +39,5 @@ class StreamOptions:
         for name in ("receive_wait_s", "shutdown_grace_s", "retry_base_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.models_refresh_s <= 0:
+            raise ValueError(f"models_refresh_s must be > 0, got {self.models_refresh_s}")

@@ -128,7 +128,8 @@ def _stop_others(ingestors: list[_Supervised]) -> None:
 def merge_stats(runs: list[dict]) -> dict:
     """One ingestor's stats shape for all of them: counts, stage seconds/calls, batches and in-flight
     summed; mean batch rows weighted by batches; lag percentiles the largest of the ingestors' (the
-    merged percentile is no larger); elapsed the longest. `ingestors` lists each one's own stats."""
+    merged percentile is no larger); elapsed the longest; per model, objects written and missed summed.
+    `ingestors` lists each one's own stats."""
     batches = sum(r["batches"] for r in runs)
     lags = {name: [r[name] for r in runs if r[name] is not None] for name in ("lag_p50_s", "lag_p99_s")}
     return {
@@ -141,8 +142,23 @@ def merge_stats(runs: list[dict]) -> dict:
         **{name: max(values) if values else None for name, values in lags.items()},
         "in_flight": sum(r["in_flight"] for r in runs),
         "elapsed_s": max(r["elapsed_s"] for r in runs),
+        "models": _merged_models([r.get("models", {}) for r in runs]),
         "ingestors": runs,
     }
+
+
+def _merged_models(runs: list[dict]) -> dict:
+    """Counts summed; tenants the largest (each ingestor reads the same map, some a refresh later);
+    pool states joined when the ingestors' pools differ (one still loading, say)."""
+    merged: dict[str, dict] = {}
+    for models in runs:
+        for model, stats in models.items():
+            into = merged.setdefault(model, {**stats, "written": 0, "missed": 0, "pool": set()})
+            into["written"] += stats["written"]
+            into["missed"] += stats["missed"]
+            into["tenants"] = max(into["tenants"], stats["tenants"])
+            into["pool"].add(stats["pool"])
+    return {model: {**stats, "pool": ",".join(sorted(stats["pool"]))} for model, stats in sorted(merged.items())}
 
 
 def _summed(parts) -> dict:

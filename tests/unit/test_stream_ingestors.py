@@ -27,3 +27,16 @@ def test_merged_stats_sum_the_counts_and_keep_each_ingestors_own():
     assert merged["mean_batch_rows"] == pytest.approx(3.5)
     assert (merged["lag_p50_s"], merged["elapsed_s"], merged["model_id"]) == (0.5, 15.0, "m")
     assert "node_id" not in merged and merged["ingestors"] == runs
+
+
+def test_merged_stats_sum_each_models_objects_and_say_when_the_ingestors_pools_differ():
+    def run(written, missed, pool, tenants):
+        models = {"m": {"role": "stream", "pool": "ready", "tenants": 1, "written": 2, "missed": 0},
+                  "h": {"role": "held", "pool": pool, "tenants": tenants, "written": written, "missed": missed}}
+        return {"counts": {}, "stage_seconds": {}, "stage_calls": {}, "batches": 0, "mean_batch_rows": 0.0,
+                "lag_p50_s": None, "lag_p99_s": None, "in_flight": 0, "elapsed_s": 1.0, "models": models}
+
+    merged = merge_stats([run(3, 0, "ready", 2), run(0, 4, "loading", 1)])["models"]
+
+    assert merged["m"] == {"role": "stream", "pool": "ready", "tenants": 1, "written": 4, "missed": 0}
+    assert merged["h"] == {"role": "held", "pool": "loading,ready", "tenants": 2, "written": 3, "missed": 4}

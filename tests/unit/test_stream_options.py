@@ -6,7 +6,8 @@ from stockmind.stream.options import StreamOptions
 
 
 @pytest.mark.parametrize("field, value", [("max_messages", 0), ("load_threads", 0), ("receive_threads", 0),
-                                          ("receive_wait_s", -1), ("shutdown_grace_s", -0.5), ("retry_base_s", -1)])
+                                          ("receive_wait_s", -1), ("shutdown_grace_s", -0.5), ("retry_base_s", -1),
+                                          ("models_refresh_s", 0)])
 def test_bad_values_are_refused_with_the_field_named(field, value):
     with pytest.raises(ValueError, match=field):
         StreamOptions(**{field: value})
