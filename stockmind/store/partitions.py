@@ -138,6 +138,21 @@ def tenant_index(conn: psycopg.Connection, client_id: str, model_id: str) -> Ten
     )
 
 
+def holds_model(conn: psycopg.Connection, client_id: str, model_id: str, *, lock: bool = False) -> bool | None:
+    """Whether the tenant holds `model_id`; None when it holds no model at all (a new tenant). With
+    `lock`, the (tenant, model) row is share-locked until the transaction ends, so a retirement
+    waits for a write that found the model held, and a write after a retirement finds it gone."""
+    held = conn.execute(
+        "SELECT 1 FROM tenant_indexes WHERE client_id = %s AND model_id = %s" + (" FOR SHARE" if lock else ""),
+        (client_id, model_id),
+    ).fetchone()
+    if held is not None:
+        return True
+    (any_model,) = conn.execute("SELECT EXISTS (SELECT 1 FROM tenant_indexes WHERE client_id = %s)",
+                                (client_id,)).fetchone()
+    return False if any_model else None
+
+
 def drop_tenant(conn: psycopg.Connection, client_id: str) -> bool:
     """Delete everything a tenant has by dropping its partitions; False if it had none."""
     with conn.transaction():

@@ -156,13 +156,16 @@ def retire_model(conn: psycopg.Connection, client_id: str, model_id: str) -> int
         if not _try_reindex_lock(conn, client_id, model_id, transaction=True):
             raise ModelChangeRefused(
                 f"cannot retire {model_id!r} for tenant {client_id!r}: a reindex with it is running")
+        # The registry row goes first: a stream write holding it (share-locked) finishes before, and
+        # one after finds the model gone and drops its vectors; taking the table's locks first could
+        # deadlock with such a write.
+        conn.execute("DELETE FROM tenant_indexes WHERE client_id = %s AND model_id = %s", (client_id, model_id))
         conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(index_name)))
         removed = conn.execute(
             sql.SQL("DELETE FROM {} WHERE client_id = %s AND model_id = %s").format(
                 sql.Identifier(f"embeddings_p_{suffix}")), (client_id, model_id),
         ).rowcount
         conn.execute("DELETE FROM media_models WHERE client_id = %s AND model_id = %s", (client_id, model_id))
-        conn.execute("DELETE FROM tenant_indexes WHERE client_id = %s AND model_id = %s", (client_id, model_id))
     return removed
 
 

@@ -128,10 +128,14 @@ class PgVectorWriter:
     of media the store holds at the same eTag and version, which a write otherwise leaves alone."""
 
     def __init__(self, database_url: str, *, bulk: bool = False, replace: bool = False,
-                 new_keys: bool | None = None):
+                 new_keys: bool | None = None, new_models: bool = True):
         self._database_url = database_url
         self._bulk = bulk
         self._replace = replace
+        # new_models=False (the stream): vectors of a model the tenant does not hold (one retired while
+        # they were computed) are dropped instead of registering it again; a new tenant's first model
+        # is still registered.
+        self._new_models = new_models
         # Whether a batch's keys are expected to be new (the optimistic COPY); a bulk load's are.
         self._new_keys = bulk if new_keys is None else new_keys
         self._conn: psycopg.Connection | None = None
@@ -174,6 +178,9 @@ class PgVectorWriter:
         # searchable under both at once, or under neither.
         with conn.transaction():
             for model_items in _by_model(items):
+                model_items = self._held_only(conn, model_items)
+                if not model_items:
+                    continue
                 keep = newest_per_key(conn, [(i.bucket, i.ref.key) for i in model_items],
                                       [i.sequencer for i in model_items], [i.event_time for i in model_items])
                 written, fields = self._write_model(conn, [model_items[n] for n in keep], matrices,
@@ -186,6 +193,20 @@ class PgVectorWriter:
         )
         log.debug("write: %s", report)
         return report
+
+    def _held_only(self, conn, items: list[MediaVectors]) -> list[MediaVectors]:
+        """One model's items, less those of tenants that do not hold it (only when `new_models=False`);
+        checked inside the write's transaction, under a share lock (see `partitions.holds_model`)."""
+        if self._new_models:
+            return items
+        model_id = items[0].model_id
+        refused = {client for client in {i.ref.client_id for i in items}
+                   if not partitions.holds_model(conn, client, model_id, lock=True)}
+        if refused:
+            log.info("write: %s is not held by %s any more (retired); its vectors are dropped", model_id,
+                     ", ".join(sorted(refused)))
+            self._indexed -= {(client, model_id) for client in refused}
+        return [i for i in items if i.ref.client_id not in refused]
 
     def _write_model(self, conn, items: list[MediaVectors], matrices: dict[int, np.ndarray], *,
                      optimistic: bool) -> tuple[list[tuple[MediaVectors, int]], list[bytes]]:
@@ -236,6 +257,8 @@ class PgVectorWriter:
     def _prepare_tenants(self, conn, items: list[MediaVectors], vectors: list[np.ndarray]) -> None:
         for item, matrix in zip(items, vectors):
             pair = (item.ref.client_id, item.model_id)
+            if pair not in self._indexed and not self._new_models and partitions.holds_model(conn, *pair) is False:
+                continue  # retired: `_held_only` drops its vectors
             if pair not in self._indexed:
                 partitions.ensure_index(conn, *pair, matrix.shape[1], defer=self._bulk)
                 self._indexed.add(pair)

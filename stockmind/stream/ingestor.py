@@ -109,7 +109,8 @@ class StreamIngestor:
                                  settings.sqs_queue_url, settings.dlq_url)
         self._fetcher = ObjectFetcher(s3_client(settings.aws_region, options.load_threads + 4),
                                       settings.max_object_bytes)
-        self._writer = PgVectorWriter(settings.database_url)
+        # A model retired while an upload was being embedded with it must not come back with its vectors.
+        self._writer = PgVectorWriter(settings.database_url, new_models=False)
         self._failures = FailurePolicy(self._source, self.metrics, options.retry_base_s)
         self._batcher = EmbedBatcher(settings.embed_batch_size, settings.batch_max_wait_s)
         self._encoded = EncodedBatcher(settings.embed_batch_size, settings.batch_max_wait_s)

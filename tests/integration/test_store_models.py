@@ -201,3 +201,18 @@ def test_the_model_migration_moves_existing_data_in_place(empty_database_url):
             (1, "old-model", "e1", 1)]
         assert models_of(conn, "acme") == {"old-model": (1, 1, 1, "deferred", True)}
         assert embedded_media(conn, model_id="old-model") == {(BUCKET, "k1"): "e1"}
+
+
+def test_a_stream_writer_does_not_bring_a_retired_model_back(database_url, writer, conn):
+    key, later = image_key("acme", "s1", "a"), image_key("acme", "s1", "b")
+    writer.write([media(key, unit(1)), media(key, unit(2, NEW_DIM), model=NEW)])
+    retire_model(conn, "acme", NEW)
+
+    with PgVectorWriter(database_url, new_models=False) as stream:
+        report = stream.write([media(later, unit(3)), media(later, unit(4, NEW_DIM), model=NEW)])
+        first = stream.write([media(image_key("initech", "s1", "a"), unit(5, NEW_DIM), model=NEW)])
+
+    assert (report.stored, report.unchanged) == (1, 1)
+    assert vector_counts(conn, later) == {MODEL: 1}
+    assert held_models(conn) == {"acme": [MODEL], "initech": [NEW]}  # a new tenant's first model is registered
+    assert first.stored == 1
