@@ -89,7 +89,8 @@ class SearchLoop:
 @pytest.fixture
 def settings(stack_env, database_url) -> Settings:
     base = stream_settings(stack_env, database_url, embedder_num_cpus=EMBEDDER_CPUS)
-    return dataclasses.replace(base, models_refresh_s=1.0)
+    # A client searching in a loop: far above the default per-key rate limit.
+    return dataclasses.replace(base, models_refresh_s=1.0, rate_limit_per_s=1000.0, rate_limit_burst=1000)
 
 
 def reindex(database_url: str, bucket: str, model: str):
@@ -122,14 +123,27 @@ def test_a_tenant_moves_to_a_model_of_another_dimension_while_searched_and_uploa
 
     with connect(database_url) as conn:
         token = api_keys.create_key(conn, CLIENT, "model change").token
-    with UvicornThread(create_app(settings, Resources.open(settings)), free_port()) as service:
-        searches = SearchLoop(service.url, token)
+    port = free_port()
+    resources = Resources.open(settings)
+    try:
+        with UvicornThread(create_app(settings, resources), port):
+            change_the_model(f"http://127.0.0.1:{port}", token, aws, database_url, before, new_model, monkeypatch)
+    finally:
+        resources.close()
+        stream.ingestor.stop()
+        stream.join(60)
+
+
+def change_the_model(url: str, token: str, aws, database_url: str, before: list[str], new_model: str,
+                     monkeypatch) -> None:
+    searches = SearchLoop(url, token)
+    try:
         wait_for(lambda: searches.latest_model() == TEST_MODEL, 60, "the first search answers")
 
         # The reindex runs in the background; uploads arrive once it has registered the new model.
         result = {}
-        reindexing = threading.Thread(target=lambda: result.update(summary=reindex(database_url, aws.bucket,
-                                                                                   new_model)), daemon=True)
+        reindexing = threading.Thread(
+            target=lambda: result.update(summary=reindex(database_url, aws.bucket, new_model)), daemon=True)
         reindexing.start()
         wait_for(lambda: any(m.model_id == new_model for m in _models(database_url)), 120, "the reindex to start")
         during = [image_key(CLIENT, "sku-9", f"during-{n}") for n in range(2)] + [video_key(CLIENT, "sku-9", "clip")]
@@ -153,23 +167,22 @@ def test_a_tenant_moves_to_a_model_of_another_dimension_while_searched_and_uploa
         put(aws, after, jpeg_bytes(7))
         wait_for(lambda: after in live_keys(database_url, new_model), 60, "an upload after the switch")
         wait_for(lambda: after in searches.responses[-1].scores, 30, "the upload after the switch to be found")
+    finally:
         responses = searches.stop()
 
-        check_responses(responses, database_url, TEST_MODEL, new_model)
-        answered_by_new = [r for r in responses if r.model_id == new_model]
-        assert everything <= set(answered_by_new[-1].scores), "uploads made during the reindex are searchable"
+    check_responses(responses, database_url, TEST_MODEL, new_model)
+    answered_by_new = [r for r in responses if r.model_id == new_model]
+    assert everything <= set(answered_by_new[-1].scores), "uploads made during the reindex are searchable"
 
-        assert cli(["models", "retire", TEST_MODEL, "--client", CLIENT]) == 0
-        with connect(database_url) as conn:
-            assert [m.model_id for m in tenant_models(conn, CLIENT)] == [new_model]
-            (old_rows,) = conn.execute("SELECT count(*) FROM embeddings WHERE client_id = %s AND model_id = %s",
-                                       (CLIENT, TEST_MODEL)).fetchone()
-        assert old_rows == 0
-        with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {token}"}) as client:
-            last = client.post("/v1/search", json={"text": QUERY, "k": K})
-        assert last.status_code == 200 and last.json()["model_id"] == new_model
-    stream.ingestor.stop()
-    stream.join(60)
+    assert cli(["models", "retire", TEST_MODEL, "--client", CLIENT]) == 0
+    with connect(database_url) as conn:
+        assert [m.model_id for m in tenant_models(conn, CLIENT)] == [new_model]
+        (old_rows,) = conn.execute("SELECT count(*) FROM embeddings WHERE client_id = %s AND model_id = %s",
+                                   (CLIENT, TEST_MODEL)).fetchone()
+    assert old_rows == 0
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+        last = client.post("/v1/search", json={"text": QUERY, "k": K})
+    assert last.status_code == 200 and last.json()["model_id"] == new_model
 
 
 def check_responses(responses: list[Response], database_url: str, old: str, new: str) -> None:
