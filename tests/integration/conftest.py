@@ -52,3 +52,17 @@ def own_moto_env(own_moto, monkeypatch):
                         "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true"}.items():
         monkeypatch.setenv(name, value)
     return own_moto
+
+
+@pytest.fixture
+def backfill_options(local_stack, ray_cluster, database_url):
+    """BackfillOptions for this test's database and the stack's bucket, with the small CLIP and small
+    batches; keyword arguments override any field."""
+    from stockmind.backfill.options import BackfillOptions
+    from tests.integration.backfill_media import MODEL
+
+    def make(**overrides) -> BackfillOptions:
+        values = {"database_url": database_url, "bucket": local_stack.bucket, "model": MODEL, "batch_size": 4}
+        return BackfillOptions(**{**values, **overrides})
+
+    return make

@@ -23,15 +23,6 @@ def run_backfill(options: BackfillOptions):
     return run(options)
 
 
-@pytest.fixture
-def options(local_stack, ray_cluster, database_url):
-    def make(**overrides) -> BackfillOptions:
-        values = {"database_url": database_url, "bucket": local_stack.bucket, "model": MODEL, "batch_size": 4}
-        return BackfillOptions(**{**values, **overrides})
-
-    return make
-
-
 def stored_vector(conn, key: str) -> np.ndarray:
     (vector,) = conn.execute(
         "SELECT e.embedding FROM embeddings e JOIN media m USING (client_id, media_id)"
@@ -40,7 +31,7 @@ def stored_vector(conn, key: str) -> np.ndarray:
 
 
 def test_backfill_of_two_clients_is_searchable_reports_bad_objects_and_a_rerun_embeds_nothing(
-        aws, options, database_url, tmp_path):
+        aws, backfill_options, database_url, tmp_path):
     shop = upload_catalogue(aws.s3, aws.bucket, "shop-a")
     other = upload_catalogue(aws.s3, aws.bucket, "shop-b")
     broken = "clients/shop-b/products/sku-9/media/image/broken.jpg"
@@ -48,7 +39,7 @@ def test_backfill_of_two_clients_is_searchable_reports_bad_objects_and_a_rerun_e
     stray = "clients/shop-b/products/sku-9/notes.txt"
     aws.s3.put_object(Bucket=aws.bucket, Key=stray, Body=b"not media")
 
-    first = run_backfill(options(prefix="clients/", report=tmp_path / "failures.jsonl"))
+    first = run_backfill(backfill_options(prefix="clients/", report=tmp_path / "failures.jsonl"))
 
     assert (first.listed, first.skipped, first.embedded, first.failed) == (10, 0, 8, 2)
     assert first.frames == sum(u.frames for u in shop + other)
@@ -69,16 +60,16 @@ def test_backfill_of_two_clients_is_searchable_reports_bad_objects_and_a_rerun_e
         assert states == [("ready",)]
         assert_vectors_match_the_bare_embedder(aws, conn, shop[:2])
 
-    second = run_backfill(options(prefix="clients/"))
+    second = run_backfill(backfill_options(prefix="clients/"))
 
     assert (second.listed, second.skipped, second.embedded, second.failed) == (10, 8, 0, 2)
     # --force skips nothing: the 8 stored objects and the broken one (never stored) would be fetched.
-    forced = run_backfill(options(prefix="clients/", force=True, dry_run=True))
+    forced = run_backfill(backfill_options(prefix="clients/", force=True, dry_run=True))
     assert (forced.skipped, forced.to_embed, forced.failed) == (0, 9, 1)
     # ... and really re-embeds: the store's rows are rewritten, none is left as it was.
     with connect(database_url) as conn:
         before = dict(conn.execute("SELECT key, revision FROM media WHERE client_id = 'shop-a'").fetchall())
-    rerun = run_backfill(options(prefix="clients/shop-a/", force=True))
+    rerun = run_backfill(backfill_options(prefix="clients/shop-a/", force=True))
     assert (rerun.skipped, rerun.embedded, rerun.unchanged, rerun.failed) == (0, len(shop), 0, 0)
     with connect(database_url) as conn:
         after = dict(conn.execute("SELECT key, revision FROM media WHERE client_id = 'shop-a'").fetchall())
@@ -99,7 +90,7 @@ def assert_vectors_match_the_bare_embedder(aws, conn, uploaded) -> None:
         assert float(stored_vector(conn, item.key) @ expected) > 0.99
 
 
-def test_a_manifest_and_a_prefix_give_the_same_rows(aws, options, local_stack, database_url):
+def test_a_manifest_and_a_prefix_give_the_same_rows(aws, backfill_options, local_stack, database_url):
     from stockmind.store import migrate
 
     upload_catalogue(aws.s3, aws.bucket, "shop-d")
@@ -107,8 +98,8 @@ def test_a_manifest_and_a_prefix_give_the_same_rows(aws, options, local_stack, d
     other_url = local_stack.postgres.create_database("test_backfill_manifest")
     try:
         migrate(other_url)
-        by_prefix = run_backfill(options(prefix="clients/"))
-        by_manifest = run_backfill(options(manifest=manifest, database_url=other_url))
+        by_prefix = run_backfill(backfill_options(prefix="clients/"))
+        by_manifest = run_backfill(backfill_options(manifest=manifest, database_url=other_url))
         assert (by_manifest.listed, by_manifest.embedded, by_manifest.frames) == (
             by_prefix.listed, by_prefix.embedded, by_prefix.frames)
         assert stored_rows(other_url) == stored_rows(database_url)
@@ -126,7 +117,7 @@ def stored_rows(database_url: str) -> list[tuple]:
 
 
 def test_a_batch_the_store_rejects_fails_alone_and_a_rerun_completes_it_without_duplicates(
-        aws, options, database_url):
+        aws, backfill_options, database_url):
     uploaded = upload_catalogue(aws.s3, aws.bucket, "shop-e", images=4)
     rejected = uploaded[2].key
     with connect(database_url) as conn:
@@ -137,14 +128,14 @@ def test_a_batch_the_store_rejects_fails_alone_and_a_rerun_completes_it_without_
         conn.execute(f"CREATE TRIGGER refuse BEFORE INSERT ON media FOR EACH ROW"
                      f" WHEN (NEW.key = '{rejected}') EXECUTE FUNCTION refuse_row()")
 
-    first = run_backfill(options(prefix="clients/shop-e/"))
+    first = run_backfill(backfill_options(prefix="clients/shop-e/"))
 
     assert (first.embedded, first.failed) == (len(uploaded) - 1, 1)
     with connect(database_url) as conn:
         conn.execute("DROP TRIGGER refuse ON media")
 
     # The re-run also reloads the tenant "at scale": its index is dropped first and rebuilt after.
-    second = run_backfill(options(prefix="clients/shop-e/", defer_indexes=True))
+    second = run_backfill(backfill_options(prefix="clients/shop-e/", defer_indexes=True))
 
     assert (second.skipped, second.embedded, second.failed) == (len(uploaded) - 1, 1, 0)
     with connect(database_url) as conn:
@@ -157,22 +148,22 @@ def test_a_batch_the_store_rejects_fails_alone_and_a_rerun_completes_it_without_
         assert total == distinct == sum(u.frames for u in uploaded)
 
 
-def test_dry_run_counts_what_would_be_embedded_and_writes_nothing(aws, options, database_url):
+def test_dry_run_counts_what_would_be_embedded_and_writes_nothing(aws, backfill_options, database_url):
     upload_catalogue(aws.s3, aws.bucket, "shop-f", images=2)
-    summary = run_backfill(options(prefix="clients/shop-f/", dry_run=True))
+    summary = run_backfill(backfill_options(prefix="clients/shop-f/", dry_run=True))
     assert (summary.listed, summary.to_embed, summary.skipped) == (3, 3, 0)
     with connect(database_url) as conn:
         assert count_media(conn, "shop-f") == 0
 
 
 def test_an_object_over_the_size_limit_is_reported_as_too_large_and_the_rest_are_embedded(
-        aws, options, database_url, tmp_path):
+        aws, backfill_options, database_url, tmp_path):
     uploaded = upload_catalogue(aws.s3, aws.bucket, "shop-g", images=2, with_video=False)
     limit = 50_000  # the catalogue's images are a few KB each
     huge = "clients/shop-g/products/sku-9/media/image/huge.jpg"
     aws.s3.put_object(Bucket=aws.bucket, Key=huge, Body=b"\0" * (limit + 1))
 
-    summary = run_backfill(options(prefix="clients/shop-g/", max_object_bytes=limit,
+    summary = run_backfill(backfill_options(prefix="clients/shop-g/", max_object_bytes=limit,
                                    report=tmp_path / "failures.jsonl"))
 
     assert (summary.listed, summary.embedded, summary.failed) == (3, len(uploaded), 1)

@@ -26,30 +26,21 @@ def run(options: BackfillOptions):
     return (run_reindex if options.reindex else run_backfill)(options)
 
 
-@pytest.fixture
-def options(local_stack, ray_cluster, database_url):
-    def make(**overrides) -> BackfillOptions:
-        values = {"database_url": database_url, "bucket": local_stack.bucket, "model": MODEL, "batch_size": 4}
-        return BackfillOptions(**{**values, **overrides})
-
-    return make
-
-
 @pytest.fixture(scope="module")
 def second_model(tmp_path_factory) -> str:
     return build_tiny_model("clip", tmp_path_factory.mktemp("tiny-clip-24"), dim=24)
 
 
 @pytest.fixture
-def catalogue(aws, options):
+def catalogue(aws, backfill_options):
     uploaded = upload_catalogue(aws.s3, aws.bucket, CLIENT, images=2)
-    run(options(prefix=f"clients/{CLIENT}/"))
+    run(backfill_options(prefix=f"clients/{CLIENT}/"))
     return uploaded
 
 
 def test_reindex_embeds_every_stored_object_beside_the_live_model_and_a_rerun_embeds_nothing(
-        catalogue, options, second_model, database_url, monkeypatch, capsys):
-    summary = run(options(stored_clients=(CLIENT,), model=second_model))
+        catalogue, backfill_options, second_model, database_url, monkeypatch, capsys):
+    summary = run(backfill_options(stored_clients=(CLIENT,), model=second_model))
 
     (first, *catch_up) = summary.passes
     assert (first.listed, first.embedded, first.failed) == (3, 3, 0)
@@ -61,7 +52,7 @@ def test_reindex_embeds_every_stored_object_beside_the_live_model_and_a_rerun_em
         assert active_model(conn, CLIENT) == MODEL  # search is unaffected until the switch
         assert held_models(conn) == {CLIENT: [MODEL, second_model]}
 
-    again = run(options(stored_clients=(CLIENT,), model=second_model))
+    again = run(backfill_options(stored_clients=(CLIENT,), model=second_model))
     assert (again.passes[0].skipped, again.passes[0].embedded) == (3, 0)
 
     monkeypatch.setenv("DATABASE_URL", database_url)
@@ -75,7 +66,7 @@ def test_reindex_embeds_every_stored_object_beside_the_live_model_and_a_rerun_em
         assert [m.model_id for m in tenant_models(conn, CLIENT)] == [second_model]
 
 
-def test_refusals_exit_2_with_one_line_and_change_nothing(catalogue, options, second_model, database_url,
+def test_refusals_exit_2_with_one_line_and_change_nothing(catalogue, backfill_options, second_model, database_url,
                                                           monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("DATABASE_URL", database_url)
     assert cli(["models", "activate", second_model, "--client", CLIENT]) == 2
@@ -84,13 +75,13 @@ def test_refusals_exit_2_with_one_line_and_change_nothing(catalogue, options, se
     assert "active model" in capsys.readouterr().err
 
     with pytest.raises(ConfigError, match="no such folder"):
-        run(options(stored_clients=(CLIENT,), model=str(tmp_path / "missing")))
+        run(backfill_options(stored_clients=(CLIENT,), model=str(tmp_path / "missing")))
     too_wide = build_tiny_model("clip", tmp_path / "wide", dim=4001)
     with pytest.raises(ConfigError, match="at most 4000 dimensions"):
-        run(options(stored_clients=(CLIENT,), model=too_wide))
+        run(backfill_options(stored_clients=(CLIENT,), model=too_wide))
     with connect(database_url) as conn, reindex_lock(conn, CLIENT, second_model):
         with pytest.raises(ModelChangeRefused, match="already running"):
-            run(options(stored_clients=(CLIENT,), model=second_model))
+            run(backfill_options(stored_clients=(CLIENT,), model=second_model))
 
     with connect(database_url) as conn:
         assert held_models(conn) == {CLIENT: [MODEL]}

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from stockmind.embed.families.transformers_towers import load_pretrained, pooled
+from stockmind.embed.families.transformers_towers import TransformersTowers, load_pretrained, pooled
 
 
-class ClipTowers:
-    def __init__(self, model, tokenizer, device: str) -> None:
-        self._model, self._tokenizer, self._device = model, tokenizer, device
-        self._max_tokens: int = model.config.text_config.max_position_embeddings
-
-    def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
-        return pooled(self._model.get_image_features(pixel_values=pixels))
-
+class ClipTowers(TransformersTowers):
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         # CLIP pools the end-of-text token and masks the padding, so padding to the batch's longest
         # text gives each text the vector it has alone.

@@ -9,17 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from stockmind.embed.families.transformers_towers import load_pretrained, pooled
+from stockmind.embed.families.transformers_towers import TransformersTowers, load_pretrained, pooled
 
 
-class SiglipTowers:
-    def __init__(self, model, tokenizer, device: str) -> None:
-        self._model, self._tokenizer, self._device = model, tokenizer, device
-        self._max_tokens: int = model.config.text_config.max_position_embeddings
-
-    def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
-        return pooled(self._model.get_image_features(pixel_values=pixels))
-
+class SiglipTowers(TransformersTowers):
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         tokens = self._tokenizer(texts, padding="max_length", truncation=True, max_length=self._max_tokens,
                                  return_tensors="pt")

@@ -30,3 +30,14 @@ def pooled(output: Any) -> torch.Tensor:
     # transformers 5 returns an output object whose pooler_output is the embedding; older versions
     # return the tensor itself.
     return output if isinstance(output, torch.Tensor) else output.pooler_output
+
+
+class TransformersTowers:
+    """A transformers dual encoder's image tower; each family says how its texts are tokenised."""
+
+    def __init__(self, model, tokenizer, device: str) -> None:
+        self._model, self._tokenizer, self._device = model, tokenizer, device
+        self._max_tokens: int = model.config.text_config.max_position_embeddings
+
+    def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        return pooled(self._model.get_image_features(pixel_values=pixels))
