@@ -26,6 +26,8 @@ DEFAULT_MAX_FRAMES = 64
 # N bytes..."), a bare `assert` in its constructor for a container that lists zero frames, and
 # StopIteration when the first frame cannot be read.
 _DECORD_FAILURES = (decord.DECORDError, RuntimeError, AssertionError, StopIteration)
+# How many sizes around the wanted one to try when decord decodes one badly (see `_open_reader`).
+_SIZE_TRIES = 8
 # decord returns float32 seconds (resolution ~0.25 ms an hour in); frames are ≥ 4 ms apart even at
 # 240 fps, so 1 ms absorbs the rounding without merging frames.
 _TIME_TOLERANCE_S = 1e-3
@@ -89,14 +91,27 @@ def frame_indices(starts: np.ndarray, fps: float, max_frames: int) -> list[int]:
 
 def _open_reader(data: bytes, min_side: int | None) -> decord.VideoReader:
     reader = decord.VideoReader(io.BytesIO(data), num_threads=1)
-    if min_side is None:
-        return reader
-    height, width = reader.next().shape[:2]  # the first frame is a keyframe: cheap to decode
-    scaled = _scaled_size(width, height, min_side)
-    if scaled == (width, height):
-        return reader  # get_batch seeks back to the frames it needs
-    log.debug("decoding %dx%d video at %dx%d", width, height, *scaled)
-    return decord.VideoReader(io.BytesIO(data), width=scaled[0], height=scaled[1], num_threads=1)
+    first = reader.next().shape  # the first frame is a keyframe: cheap to decode
+    height, width = first[:2]
+    target = min_side or min(width, height)
+    # Sizes from the target upwards (never enlarging the video), then just below it: decord (decord2
+    # 3.4.0) hands back frames of the wrong shape at some widths (16, 24, 32, 48 and 96 px among the
+    # small ones), which get_batch then refuses, while a pixel or two more or less decodes fine.
+    tried = set()
+    for side in [*range(target, target + _SIZE_TRIES), *range(target - 1, max(target - _SIZE_TRIES, 1), -1)]:
+        scaled = _scaled_size(width, height, side)
+        if scaled in tried:
+            continue
+        tried.add(scaled)
+        if scaled == (width, height):
+            if first[2] == 3:
+                return reader  # get_batch seeks back to the frames it needs
+            continue
+        smaller = decord.VideoReader(io.BytesIO(data), width=scaled[0], height=scaled[1], num_threads=1)
+        if smaller.next().shape == (scaled[1], scaled[0], 3):
+            log.debug("decoding %dx%d video at %dx%d", width, height, *scaled)
+            return smaller
+    return reader  # nothing decodes cleanly: get_batch reports why
 
 
 def _scaled_size(width: int, height: int, min_side: int) -> tuple[int, int]:

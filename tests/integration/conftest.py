@@ -57,12 +57,22 @@ def own_moto_env(own_moto, monkeypatch):
 @pytest.fixture
 def backfill_options(local_stack, ray_cluster, database_url):
     """BackfillOptions for this test's database and the stack's bucket, with the small CLIP and small
-    batches; keyword arguments override any field."""
+    batches, and embedders of a quarter CPU (the streaming tests' shared embedder may hold another
+    quarter of the session cluster's 2 CPUs); keyword arguments override any field."""
     from stockmind.backfill.options import BackfillOptions
     from tests.integration.backfill_media import MODEL
 
     def make(**overrides) -> BackfillOptions:
-        values = {"database_url": database_url, "bucket": local_stack.bucket, "model": MODEL, "batch_size": 4}
+        values = {"database_url": database_url, "bucket": local_stack.bucket, "model": MODEL, "batch_size": 4,
+                  "cpus_per_actor": 0.25}
         return BackfillOptions(**{**values, **overrides})
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def stop_background_ingestors():
+    yield
+    from tests.integration.stream_support import BackgroundIngestor
+
+    BackgroundIngestor.stop_all()

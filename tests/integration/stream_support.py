@@ -67,13 +67,26 @@ def run_ingestor(settings: Settings, pool, options: StreamOptions = FAST_OPTIONS
 
 
 class BackgroundIngestor:
-    """An ingestor running in a thread, so a test can act while it works."""
+    """An ingestor running in a thread, so a test can act while it works. One a failed test left
+    running is stopped after it (`stop_all`, an autouse fixture): the queue is shared, and it would
+    take the next test's messages."""
+
+    _running: set[BackgroundIngestor] = set()
 
     def __init__(self, settings: Settings, pool, options: StreamOptions = FAST_OPTIONS):
         self.ingestor = StreamIngestor(settings, options, pool=pool)
         self.stats: dict | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
+        BackgroundIngestor._running.add(self)
+
+    @classmethod
+    def stop_all(cls, timeout_s: float = 60) -> None:
+        for running in list(cls._running):
+            if running._thread.is_alive():
+                running.ingestor.stop()
+                running._thread.join(timeout_s)
+        cls._running.clear()
 
     def _run(self) -> None:
         self.stats = self.ingestor.run()

@@ -87,6 +87,19 @@ def test_min_side_never_enlarges(video):
     assert sample_frames(video, max_frames=1, min_side=1000)[0].rgb.shape == (240, 320, 3)
 
 
+@pytest.mark.parametrize("min_side", [None, 32, 48])
+def test_sizes_decord_decodes_badly_are_avoided(min_side):
+    """decord gives frames of the wrong shape for a 96 px square video, at full size and scaled to 32
+    or 48 px; a size a pixel or so away decodes correctly, never below what was asked."""
+    small = colour_video("h264", size=(96, 96))
+    frames = sample_frames(small, min_side=min_side)
+    assert len(frames) == 4
+    for frame in frames:
+        height, width, channels = frame.rgb.shape
+        assert channels == 3 and height == width and (min_side or 90) <= height <= 96
+        assert_frame_matches_its_timestamp(frame)
+
+
 def test_frame_indices_pick_the_frame_on_screen():
     starts = np.array([0.0, 0.4, 0.8, 1.2, 1.6, 2.0])
     assert frame_indices(starts, fps=1.0, max_frames=10) == [0, 2, 5]
