@@ -36,6 +36,7 @@ def reindex(args: argparse.Namespace, settings: Settings):
     """Resolve the tenants (`--all`: every one the store has) and run the reindex; shared with jobs/reindex.py."""
     from stockmind.backfill.arguments import reindex_options_from
     from stockmind.backfill.reindex import run_reindex
+    from stockmind.errors import ModelChangeRefused
     from stockmind.store import connect
     from stockmind.store.tenant_models import tenant_ids
 
@@ -44,4 +45,6 @@ def reindex(args: argparse.Namespace, settings: Settings):
     if args.all:
         with connect(settings.database_url) as conn:
             clients = tenant_ids(conn)
+        if not clients:
+            raise ModelChangeRefused("reindex --all: the store holds no tenant")
     return run_reindex(reindex_options_from(args, settings, clients))
