@@ -74,8 +74,7 @@ def run_reindex(options: BackfillOptions) -> ReindexSummary:
     with connect(options.database_url) as conn, contextlib.ExitStack() as locks:
         for client_id in clients:
             locks.enter_context(reindex_lock(conn, client_id, options.model))
-        for client_id in clients:
-            hold_model(conn, client_id, options.model, dim)
+        hold_model(conn, clients, options.model, dim)
         passes = []
         since = None
         for _ in range(1 + MAX_CATCH_UP_PASSES):

@@ -79,7 +79,7 @@ class StoredMediaShard:
                                        limit=PAGE_SIZE)
                 if not page:
                     return
-                yield [object_row(bucket, key, etag, size) for bucket, key, etag, size, _ in page]
+                yield [object_row(bucket, key, etag, size) for bucket, key, etag, size in page]
                 after = page[-1][:2]
 
 

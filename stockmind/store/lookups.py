@@ -28,12 +28,12 @@ def embedded_media(
 def live_media_page(
     conn: psycopg.Connection, client_id: str, *, after: tuple[str, str] | None = None,
     changed_since: datetime | None = None, limit: int = 1000,
-) -> list[tuple[str, str, str | None, int | None, datetime]]:
-    """(bucket, key, etag, size, updated_at) of up to `limit` of a tenant's live media after the
+) -> list[tuple[str, str, str | None, int | None]]:
+    """(bucket, key, etag, size) of up to `limit` of a tenant's live media after the
     (bucket, key) `after`, in key order (keyset paging: each page is one index range scan of the
     tenant's partition); optionally only those changed since `changed_since`."""
     return conn.execute(
-        "SELECT bucket, key, etag, size, updated_at FROM media"
+        "SELECT bucket, key, etag, size FROM media"
         " WHERE client_id = %(client_id)s AND status = 'active'"
         " AND (%(bucket)s::text IS NULL OR (bucket, key) > (%(bucket)s, %(key)s))"
         " AND (%(since)s::timestamptz IS NULL OR updated_at >= %(since)s)"

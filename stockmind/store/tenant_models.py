@@ -90,22 +90,25 @@ def held_models(conn: psycopg.Connection) -> dict[str, list[str]]:
     return held
 
 
-def hold_model(conn: psycopg.Connection, client_id: str, model_id: str, dim: int) -> TenantModel:
-    """Register `model_id` (of `dim` dimensions) as held by an existing tenant, with its index deferred
-    until the reindex that fills it builds it; from now on the stream embeds the tenant's uploads with
-    it too. Refused for a tenant with no media in the store, and for a model known with another dim."""
+def hold_model(conn: psycopg.Connection, client_ids: list[str], model_id: str, dim: int) -> list[TenantModel]:
+    """Register `model_id` (of `dim` dimensions) as held by existing tenants, with its index deferred
+    until the reindex that fills it builds it; from then on the stream embeds their uploads with it
+    too. Refused, before any tenant is registered, for a tenant with no media in the store and for a
+    model known with another dimension."""
     if not 1 <= dim <= MAX_DIM:
         raise ModelChangeRefused(f"model {model_id!r} makes {dim}-d vectors; the store's HNSW index holds at most"
                                  f" {MAX_DIM} dimensions (pgvector halfvec)")
-    if partitions.registered_suffix(conn, client_id) is None:
-        raise ModelChangeRefused(f"tenant {client_id!r} has no media in the store: nothing to reindex")
+    missing = [client_id for client_id in client_ids if partitions.registered_suffix(conn, client_id) is None]
+    if missing:
+        raise ModelChangeRefused(f"tenant {missing[0]!r} has no media in the store: nothing to reindex")
     known = partitions.model_dim(conn, model_id, dim)
     if known != dim:
         raise ModelChangeRefused(
             f"model {model_id!r} makes {dim}-d vectors, but the store holds it as {known}-d"
             " (a different checkpoint under the same name?)")
-    partitions.ensure_index(conn, client_id, model_id, dim, defer=True)
-    return next(m for m in tenant_models(conn, client_id) if m.model_id == model_id)
+    for client_id in client_ids:
+        partitions.ensure_index(conn, client_id, model_id, dim, defer=True)
+    return [m for client_id in client_ids for m in tenant_models(conn, client_id) if m.model_id == model_id]
 
 
 def activate_model(conn: psycopg.Connection, client_id: str, model_id: str, *, force: bool = False) -> TenantModel:

@@ -127,7 +127,7 @@ def test_activation_is_refused_until_the_model_covers_the_tenant_then_switches_s
 def test_activation_waits_for_the_index_unless_forced(writer, conn):
     key = image_key("acme", "s1", "a")
     writer.write([media(key, unit(1))])
-    hold_model(conn, "acme", NEW, NEW_DIM)  # as a reindex registers it: index deferred
+    hold_model(conn, ["acme"], NEW, NEW_DIM)  # as a reindex registers it: index deferred
     writer.write([media(key, unit(2, NEW_DIM), model=NEW)])
     with pytest.raises(ModelChangeRefused, match="index is not built"):
         activate_model(conn, "acme", NEW)
@@ -165,12 +165,13 @@ def test_a_second_reindex_of_the_same_tenant_and_model_is_refused(database_url, 
         pass
 
 
-def test_holding_a_model_checks_the_tenant_and_the_dimension(writer, conn):
-    with pytest.raises(ModelChangeRefused, match="no media in the store"):
-        hold_model(conn, "nobody", NEW, NEW_DIM)
+def test_holding_a_model_checks_every_tenant_and_the_dimension_before_registering_any(writer, conn):
     writer.write([media(image_key("acme", "s1", "a"), unit(1))])
+    with pytest.raises(ModelChangeRefused, match="'nobody' has no media in the store"):
+        hold_model(conn, ["acme", "nobody"], NEW, NEW_DIM)
+    assert held_models(conn) == {"acme": [MODEL]}  # acme was not registered either
     with pytest.raises(ModelChangeRefused, match="makes 32-d vectors, but the store holds it as 16-d"):
-        hold_model(conn, "acme", MODEL, 32)
+        hold_model(conn, ["acme"], MODEL, 32)
 
 
 def test_the_model_migration_moves_existing_data_in_place(empty_database_url):
